@@ -1,0 +1,80 @@
+import type { ReadPacket } from '@nestjs/microservices';
+
+/** One outgoing frame: a string (sent as UTF-8) or raw bytes. */
+export type ZmqFrame = string | Buffer | Uint8Array;
+
+/** How payloads are put in frames: see the README's "Wire format". */
+export type ZmqCodec = 'frames' | 'json';
+
+/** What a handler receives for each part under the frames codec. */
+export type ZmqReceiveAs = 'string' | 'buffer';
+
+/** What the publisher does when a subscriber's queue is full. */
+export type ZmqBackpressure = 'drop' | 'block';
+
+/**
+ * Turns an outgoing packet into the frames that follow the topic.
+ * Structurally a Nest `Serializer`, so any serializer written for Nest fits if it returns frames.
+ */
+export interface ZmqSerializer {
+  serialize(packet: ReadPacket): ZmqFrame[];
+}
+
+/**
+ * Turns the frames that follow the topic back into the value a handler receives.
+ * Throwing rejects the message: it is logged and counted, and delivery goes on.
+ */
+export interface ZmqDeserializer {
+  deserialize(frames: Buffer[], options: { topic: string }): unknown;
+}
+
+/**
+ * Options of `ZmqServer`, `ZmqClient` and `ZmqModule`. Every field has an environment variable
+ * (read by `ZmqModule.forRoot()` and `zmqOptionsFromEnv()`), named in its comment.
+ */
+export interface ZmqOptions {
+  /**
+   * Where this instance's publisher binds, e.g. `tcp://*:5555`, `ipc:///run/bus.sock`,
+   * `inproc://bus`; `tcp://127.0.0.1:*` binds an ephemeral port (see `ZmqClient.endpoint`).
+   * Unset: the instance publishes nothing and `emit` fails. Env `ZMQ_ADDRESS_PUB`.
+   */
+  pubAddress?: string;
+  /**
+   * Publishers to subscribe to, as a list or a comma-separated string (whitespace trimmed,
+   * empty entries dropped). Unset or empty: the instance receives nothing. Env `ZMQ_ADDRESS_SUB`.
+   */
+  subAddresses?: string | readonly string[];
+  /**
+   * `frames` (default): each part is one frame, byte-compatible with CubicWeb and plain ZeroMQ peers.
+   * `json`: the payload is one JSON frame after the topic. Env `ZMQ_CODEC`.
+   */
+  codec?: ZmqCodec;
+  /** Frames codec only: handlers get parts as `string` (UTF-8, default) or raw `buffer`s. Env `ZMQ_RECEIVE_AS`. */
+  receiveAs?: ZmqReceiveAs;
+  /** Replaces the codec's serializer on the publishing side. */
+  serializer?: ZmqSerializer;
+  /** Replaces the codec's deserializer on the subscribing side. */
+  deserializer?: ZmqDeserializer;
+  /**
+   * `drop` (default, ZeroMQ's PUB behaviour): a subscriber whose queue is full misses messages, and
+   * a stalled subscriber never stalls the publisher. `block` (`ZMQ_XPUB_NODROP`): the publisher waits
+   * for room instead, so nothing is dropped. Env `ZMQ_BACKPRESSURE`.
+   */
+  backpressure?: ZmqBackpressure;
+  /** `ZMQ_SNDHWM`: messages queued per subscriber before dropping or waiting. Default 1000. Env `ZMQ_SNDHWM`. */
+  sendHighWaterMark?: number;
+  /** `ZMQ_RCVHWM`: messages queued per publisher on the receiving side. Default 1000. Env `ZMQ_RCVHWM`. */
+  receiveHighWaterMark?: number;
+  /**
+   * `ZMQ_LINGER`, in milliseconds: on close, how long pending emits may take to be handed to ZeroMQ
+   * and then flushed to peers before they are discarded. Default 1000. Env `ZMQ_LINGER`.
+   */
+  linger?: number;
+  /**
+   * `ZMQ_MAXMSGSIZE`, in bytes: a peer sending a larger message is disconnected.
+   * Default -1 (no limit). Env `ZMQ_MAX_MESSAGE_SIZE`.
+   */
+  maxMessageSize?: number;
+  /** `ZMQ_RECONNECT_IVL`, in milliseconds: wait before reconnecting to a lost publisher. Default 100. Env `ZMQ_RECONNECT_IVL`. */
+  reconnectInterval?: number;
+}

@@ -1,0 +1,100 @@
+import 'reflect-metadata';
+import { createServer } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { INestMicroservice, Type } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
+import { ZmqClient, ZmqModule, type ZmqOptions, ZmqServer } from '../../src/zmq/index.js';
+
+export type TransportName = 'tcp' | 'ipc' | 'inproc';
+export const TRANSPORTS: TransportName[] = ['tcp', 'ipc', 'inproc'];
+
+/** A free loopback TCP port: the kernel picks it, and we release it for ZeroMQ to bind. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+let ipcDir: string | undefined;
+let counter = 0;
+
+/** A fresh endpoint of the given transport, on loopback or under a temp dir. */
+export async function endpoint(transport: TransportName): Promise<string> {
+  counter++;
+  if (transport === 'tcp') return `tcp://127.0.0.1:${await freePort()}`;
+  if (transport === 'inproc') return `inproc://bus-${process.pid}-${counter}`;
+  ipcDir ??= mkdtempSync(join(tmpdir(), 'zmq-bus-'));
+  return `ipc://${join(ipcDir, `bus-${counter}.sock`)}`;
+}
+
+export function removeIpcDir(): void {
+  if (ipcDir) rmSync(ipcDir, { recursive: true, force: true });
+  ipcDir = undefined;
+}
+
+export interface Bus {
+  app: INestMicroservice;
+  client: ZmqClient;
+  server: ZmqServer;
+  get<T>(type: Type<T>): T;
+  close(): Promise<void>;
+}
+
+/**
+ * A real Nest microservice on the bus: `ZmqModule.forRoot(options)`, the given controllers and
+ * providers, the server listening. It hears itself when `subAddresses` includes `pubAddress`.
+ */
+export async function startBus(
+  options: ZmqOptions,
+  controllers: Type[] = [],
+  providers: Type[] = [],
+): Promise<Bus> {
+  const moduleRef = await Test.createTestingModule({
+    imports: [ZmqModule.forRoot(options)],
+    controllers,
+    providers,
+  }).compile();
+  moduleRef.useLogger(false);
+  const server = moduleRef.get(ZmqServer);
+  const app = moduleRef.createNestMicroservice({ strategy: server, logger: false });
+  await app.init();
+  await app.listen();
+  const client = app.get(ZmqClient);
+  return { app, client, server, get: (type) => app.get(type), close: () => app.close() };
+}
+
+/** Resolves once `count` values have been pushed, or rejects after `timeoutMs` saying how many came. */
+export function collector<T>(count: number, timeoutMs = 10_000) {
+  const items: T[] = [];
+  let resolveDone!: (items: T[]) => void;
+  let rejectDone!: (error: Error) => void;
+  const done = new Promise<T[]>((resolve, reject) => {
+    resolveDone = resolve;
+    rejectDone = reject;
+  });
+  const timer = setTimeout(
+    () =>
+      rejectDone(
+        new Error(`expected ${count} item(s), got ${items.length}: ${JSON.stringify(items.slice(0, 5))}`),
+      ),
+    timeoutMs,
+  );
+  return {
+    items,
+    done,
+    push(item: T) {
+      items.push(item);
+      if (items.length === count) {
+        clearTimeout(timer);
+        resolveDone(items);
+      }
+    },
+  };
+}
