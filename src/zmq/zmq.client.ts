@@ -13,6 +13,26 @@ import { PendingEmit, SendQueue } from './zmq.send-queue.js';
 import { REQUEST_RESPONSE_UNSUPPORTED } from './zmq.server.js';
 import { asError, followPeers } from './zmq.socket.js';
 
+const ROOM_POLL_MAX_MS = 10;
+
+/**
+ * Sends under `ZMQ_XPUB_NODROP`. There libzmq answers EAGAIN while a subscriber's queue is full,
+ * but an XPUB socket always reports itself writable, so zeromq.js rejects instead of waiting:
+ * retry with a short backoff until the subscriber has drained, or the socket is closed.
+ */
+async function sendWhenRoom(socket: XPublisher, frames: ZmqFrame[]): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await socket.send(frames);
+    } catch (error) {
+      if ((error as { code?: string }).code !== 'EAGAIN' || socket.closed) throw error;
+      await new Promise((resolve) =>
+        attempt === 0 ? setImmediate(resolve) : setTimeout(resolve, Math.min(attempt, ROOM_POLL_MAX_MS)),
+      );
+    }
+  }
+}
+
 /** Options of `ZmqClient.waitForSubscribers()`. */
 export interface WaitForSubscribersOptions {
   /** How many matching subscriptions to wait for. Default 1. */
@@ -234,7 +254,11 @@ export class ZmqClient
     }
     this.socket = socket;
     void this.readSubscriptions(socket);
-    this.queue.start((frames) => socket.send(frames));
+    this.queue.start(
+      options.backpressure === 'block'
+        ? (frames) => sendWhenRoom(socket, frames)
+        : (frames) => socket.send(frames),
+    );
     this.logger.log(`Publishing on ${socket.lastEndpoint} (backpressure: ${options.backpressure})`);
   }
 

@@ -3,7 +3,7 @@ import { createServer } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { INestMicroservice, Type } from '@nestjs/common';
+import type { INestMicroservice, LoggerService, Type } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { ZmqClient, ZmqModule, type ZmqOptions, ZmqServer } from '../../src/zmq/index.js';
 
@@ -55,15 +55,16 @@ export async function startBus(
   options: ZmqOptions,
   controllers: Type[] = [],
   providers: Type[] = [],
+  logger: LoggerService | false = false,
 ): Promise<Bus> {
   const moduleRef = await Test.createTestingModule({
     imports: [ZmqModule.forRoot(options)],
     controllers,
     providers,
   }).compile();
-  moduleRef.useLogger(false);
+  moduleRef.useLogger(logger);
   const server = moduleRef.get(ZmqServer);
-  const app = moduleRef.createNestMicroservice({ strategy: server, logger: false });
+  const app = moduleRef.createNestMicroservice({ strategy: server, logger });
   await app.init();
   await app.listen();
   const client = app.get(ZmqClient);

@@ -1,0 +1,82 @@
+import type { LoggerService } from '@nestjs/common';
+import { Subscriber, XPublisher } from 'zeromq';
+
+/**
+ * A plain ZeroMQ publisher, as a CubicWeb or pyzmq peer would be. XPUB so that the test can wait
+ * for the bus's subscription instead of guessing how long the slow joiner takes.
+ */
+export async function rawPublisher(address: string) {
+  const socket = new XPublisher({ linger: 0 });
+  await socket.bind(address);
+  const subscriptions: string[] = [];
+  const waiting = new Set<() => void>();
+  void (async () => {
+    try {
+      for await (const [message] of socket) {
+        if (message?.[0] === 1) subscriptions.push(message.toString('utf8', 1));
+        for (const check of waiting) check();
+      }
+    } catch {
+      // closed
+    }
+  })();
+  return {
+    socket,
+    subscriptions,
+    /** Resolves once a subscription that `topic` matches has arrived. */
+    subscribed(topic: string, timeoutMs = 10_000): Promise<void> {
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no subscription for "${topic}" within ${timeoutMs} ms`)), timeoutMs);
+        const check = () => {
+          if (subscriptions.some((prefix) => topic.startsWith(prefix))) {
+            clearTimeout(timer);
+            waiting.delete(check);
+            resolve();
+          }
+        };
+        waiting.add(check);
+        check();
+      });
+    },
+    send: (frames: (string | Buffer)[]) => socket.send(frames),
+    close: () => socket.close(),
+  };
+}
+
+/** A plain ZeroMQ subscriber reading whole messages as Buffers. */
+export function rawSubscriber(address: string, prefixes: string[] = ['']) {
+  const socket = new Subscriber({ linger: 0 });
+  socket.connect(address);
+  for (const prefix of prefixes) socket.subscribe(prefix);
+  return {
+    socket,
+    async receive(count: number, timeoutMs = 10_000): Promise<Buffer[][]> {
+      const messages: Buffer[][] = [];
+      socket.receiveTimeout = timeoutMs;
+      while (messages.length < count) messages.push(await socket.receive());
+      return messages;
+    },
+    close: () => socket.close(),
+  };
+}
+
+/** A Nest logger that keeps every line, so tests can assert on what was logged. */
+export class RecordingLogger implements LoggerService {
+  readonly lines: { level: string; message: string; context?: string }[] = [];
+  private record(level: string) {
+    return (message: unknown, ...rest: unknown[]) => {
+      const context = typeof rest.at(-1) === 'string' ? (rest.at(-1) as string) : undefined;
+      this.lines.push({ level, message: String(message), context });
+    };
+  }
+  log = this.record('log');
+  error = this.record('error');
+  warn = this.record('warn');
+  debug = this.record('debug');
+  verbose = this.record('verbose');
+  fatal = this.record('fatal');
+
+  find(level: string, pattern: RegExp) {
+    return this.lines.filter((line) => line.level === level && pattern.test(line.message));
+  }
+}
