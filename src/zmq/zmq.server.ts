@@ -35,6 +35,9 @@ export class ZmqServer extends Server<ZmqServerEvents, ZmqStatus> implements Cus
   private closing: Promise<void> | undefined;
   private readonly emitter = new EventEmitter();
   private readonly rejections = new ThrottledLog(REJECTION_LOG_INTERVAL_MS, (line) => this.logger.warn(line));
+  private readonly handlerFailures = new ThrottledLog(REJECTION_LOG_INTERVAL_MS, (line) =>
+    this.logger.error(line),
+  );
   // Prefix subscriptions let through topics that only share a prefix: expected, so only debug.
   private readonly unrouted = new ThrottledLog(REJECTION_LOG_INTERVAL_MS, (line) => this.logger.debug(line));
   private readonly stats: ZmqServerStats = {
@@ -187,8 +190,14 @@ export class ZmqServer extends Server<ZmqServerEvents, ZmqStatus> implements Cus
 
   private onHandlerError(topic: string, error: unknown): void {
     this.stats.handlerErrors++;
-    const reason = error instanceof Error ? (error.stack ?? error.message) : JSON.stringify(error);
-    this.rejections.log(`handler:${topic}`, `Handler for "${topic}" failed: ${reason}`);
+    // Nest's exception filter turns an unknown error into { status, message } after logging it.
+    const reason =
+      error instanceof Error
+        ? (error.stack ?? error.message)
+        : typeof (error as { message?: unknown })?.message === 'string'
+          ? (error as { message: string }).message
+          : String(error);
+    this.handlerFailures.log(topic, `Handler for "${topic}" failed: ${reason}`);
     this.emit('handler-error', topic, error);
   }
 

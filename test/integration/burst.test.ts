@@ -24,9 +24,11 @@ describe.each(TRANSPORTS)('burst over %s', (transport) => {
 
   it(`publishes ${COUNT.toLocaleString('en')} emits fired without awaiting, all of them, in order`, async () => {
     const address = await endpoint(transport);
-    bus = await startBus({ pubAddress: address, subAddresses: address, backpressure: 'block' }, [CountController], [
-      Recorder,
-    ]);
+    bus = await startBus(
+      { pubAddress: address, subAddresses: address, backpressure: 'block' },
+      [CountController],
+      [Recorder],
+    );
     await bus.client.waitForSubscribers('tick');
 
     const emits = [];

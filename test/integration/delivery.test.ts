@@ -69,7 +69,11 @@ describe.each(TRANSPORTS)('delivery over %s', (transport) => {
       topic: string;
       frames: Buffer[];
     }[];
-    expect(first).toEqual({ data: ['world'], topic: 'hello', frames: [Buffer.from('hello'), Buffer.from('world')] });
+    expect(first).toEqual({
+      data: ['world'],
+      topic: 'hello',
+      frames: [Buffer.from('hello'), Buffer.from('world')],
+    });
     expect(second!.data).toEqual(['wörld', 'again']);
   });
 

@@ -103,7 +103,17 @@ describe.each(TRANSPORTS)('dispatch over %s', (transport) => {
 
   it('matches * to one token and > to one or more, subscribing by the literal prefix', async () => {
     const recorder = await start([WildcardController], ['cache.x', 'audit.x', 'end']);
-    const topics = ['cache.user', 'cache.flush', 'cache', 'cache.user.42', 'cacheX.y', 'audit.login', 'audit.login.failed', 'audit', 'end'];
+    const topics = [
+      'cache.user',
+      'cache.flush',
+      'cache',
+      'cache.user.42',
+      'cacheX.y',
+      'audit.login',
+      'audit.login.failed',
+      'audit',
+      'end',
+    ];
     for (const topic of topics) await peer!.send([topic, 'p']);
     await recorder.wait('end', 1);
     expect(recorder.get('cache.*')).toEqual(['cache.user:p', 'cache.flush:p']);

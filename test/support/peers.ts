@@ -26,7 +26,10 @@ export async function rawPublisher(address: string) {
     /** Resolves once a subscription that `topic` matches has arrived. */
     subscribed(topic: string, timeoutMs = 10_000): Promise<void> {
       return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`no subscription for "${topic}" within ${timeoutMs} ms`)), timeoutMs);
+        const timer = setTimeout(
+          () => reject(new Error(`no subscription for "${topic}" within ${timeoutMs} ms`)),
+          timeoutMs,
+        );
         const check = () => {
           if (subscriptions.some((prefix) => topic.startsWith(prefix))) {
             clearTimeout(timer);

@@ -41,7 +41,9 @@ describe('frames codec', () => {
 
   it('rejects invalid UTF-8 when decoding strings', () => {
     const deserializer = new ZmqFramesDeserializer();
-    expect(() => deserializer.deserialize([Buffer.from('ok'), Buffer.from([0xc3, 0x28])])).toThrow(ZmqDecodeError);
+    expect(() => deserializer.deserialize([Buffer.from('ok'), Buffer.from([0xc3, 0x28])])).toThrow(
+      ZmqDecodeError,
+    );
     expect(() => deserializer.deserialize([Buffer.from([0xff])])).toThrow(/part 0 is not valid UTF-8/);
   });
 });

@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { parseAddressList, resolveZmqOptions, ZmqConfigError, zmqOptionsFromEnv } from '../../src/zmq/index.js';
+import {
+  parseAddressList,
+  resolveZmqOptions,
+  ZmqConfigError,
+  zmqOptionsFromEnv,
+} from '../../src/zmq/index.js';
 
 describe('parseAddressList', () => {
   it('splits on commas, trims whitespace and drops empty entries, as CubicWeb does', () => {
@@ -46,9 +51,17 @@ describe('resolveZmqOptions', () => {
   });
 
   it.each([
-    ['pubAddress', 'localhost:5555', /ZMQ_ADDRESS_PUB \(pubAddress\) = "localhost:5555": expected scheme:\/\//],
+    [
+      'pubAddress',
+      'localhost:5555',
+      /ZMQ_ADDRESS_PUB \(pubAddress\) = "localhost:5555": expected scheme:\/\//,
+    ],
     ['pubAddress', 'udp://127.0.0.1:5555', /ZMQ_ADDRESS_PUB .*unsupported scheme "udp"/],
-    ['subAddresses', 'tcp://127.0.0.1', /ZMQ_ADDRESS_SUB \(subAddresses\) = "tcp:\/\/127.0.0.1": a tcp address/],
+    [
+      'subAddresses',
+      'tcp://127.0.0.1',
+      /ZMQ_ADDRESS_SUB \(subAddresses\) = "tcp:\/\/127.0.0.1": a tcp address/,
+    ],
     ['subAddresses', 'tcp://127.0.0.1:70000', /ZMQ_ADDRESS_SUB .*the port must be 1 to 65535/],
     ['subAddresses', 'tcp://127.0.0.1:*', /ZMQ_ADDRESS_SUB .*only a bind address may use port \*/],
     ['subAddresses', 'tcp://*:5555', /ZMQ_ADDRESS_SUB .*host \* can only be bound/],

@@ -77,7 +77,9 @@ describe('PendingEmit', () => {
     const emit = new PendingEmit('t', [], vi.fn());
     emit.sent();
     const values: unknown[] = [];
-    await new Promise<void>((resolve) => emit.subscribe({ next: (value) => values.push(value), complete: resolve }));
+    await new Promise<void>((resolve) =>
+      emit.subscribe({ next: (value) => values.push(value), complete: resolve }),
+    );
     expect(values).toEqual([undefined]);
   });
 });
