@@ -1,0 +1,75 @@
+import { type ChildMessage, type LatencySummary, now, type Scenario, type Usage } from './protocol.js';
+
+/** Where a subscriber's handler hands each message: counts them, times the last, records latency. */
+export class Sink {
+  private received = 0;
+  private probed = false;
+  private readonly latencies: Float64Array | undefined;
+  private cpuAtWarm: NodeJS.CpuUsage | undefined;
+  private readonly last: number;
+
+  constructor(
+    private readonly scenario: Scenario,
+    private readonly post: (message: ChildMessage) => void,
+  ) {
+    this.latencies = scenario.latency ? new Float64Array(scenario.count) : undefined;
+    this.last = scenario.warmup + scenario.count;
+  }
+
+  probe(): void {
+    if (this.probed) return;
+    this.probed = true;
+    this.post({ type: 'probed' });
+  }
+
+  /** `value` is whatever the handler got: a string, a Buffer, or an array of parts. */
+  data(value: unknown): void {
+    const at = now();
+    const n = ++this.received;
+    const { warmup } = this.scenario;
+    if (this.latencies && n > warmup && n <= this.last) {
+      this.latencies[n - warmup - 1] = Number(at - BigInt(text(value)));
+    }
+    if (n === warmup) {
+      this.cpuAtWarm = process.cpuUsage();
+      this.post({ type: 'warm' });
+    } else if (n === this.last) {
+      this.post({
+        type: 'done',
+        tLast: String(at),
+        received: n - warmup,
+        usage: usage(this.cpuAtWarm),
+        latency: this.latencies && summarize(this.latencies),
+      });
+    }
+  }
+
+  counts(): { received: number; warmupReceived: number } {
+    const { warmup } = this.scenario;
+    return { received: Math.max(0, this.received - warmup), warmupReceived: Math.min(this.received, warmup) };
+  }
+}
+
+function text(value: unknown): string {
+  const first = Array.isArray(value) ? (value[0] as unknown) : value;
+  return typeof first === 'string' ? first : String(first);
+}
+
+export function usage(cpuSince?: NodeJS.CpuUsage): Usage {
+  const cpu = process.cpuUsage(cpuSince);
+  return {
+    maxRssBytes: process.resourceUsage().maxRSS * 1024,
+    rssBytes: process.memoryUsage.rss(),
+    cpuUserMs: cpu.user / 1000,
+    cpuSystemMs: cpu.system / 1000,
+  };
+}
+
+function summarize(nanoseconds: Float64Array): LatencySummary {
+  const sorted = nanoseconds.toSorted();
+  const at = (q: number): number =>
+    sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]! / 1000;
+  let sum = 0;
+  for (const value of sorted) sum += value;
+  return { p50: at(0.5), p99: at(0.99), p999: at(0.999), max: at(1), mean: sum / sorted.length / 1000 };
+}
