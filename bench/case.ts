@@ -60,10 +60,8 @@ class Child {
   constructor(
     readonly name: string,
     args: ChildArgs,
-    execArgv: string[],
   ) {
     this.process = fork(CHILD_SCRIPT, [JSON.stringify(args)], {
-      execArgv,
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
     });
     live.add(this.process);
@@ -135,8 +133,8 @@ class TimeoutError extends Error {
 
 export interface CaseOptions {
   servers: ServerAddresses;
-  /** Extra node flags for this peer's children (e.g. --cpu-prof). */
-  execArgv: string[];
+  /** Write V8 profiles of each child's timed region into this folder. */
+  profile?: { dir: string; kind: 'cpu' | 'heap' };
 }
 
 /** Runs one scenario for one peer in fresh processes: one publisher, `scenario.subscribers` subscribers. */
@@ -153,11 +151,11 @@ export async function runCase(peer: PeerName, scenario: Scenario, options: CaseO
   };
   const children: Child[] = [];
   const spawn = (role: 'pub' | 'sub', name: string, endpoint?: string): Child => {
-    const child = new Child(
-      name,
-      { role, peer, scenario, endpoint, servers: options.servers },
-      options.execArgv,
-    );
+    const profile = options.profile && {
+      ...options.profile,
+      name: `${peer}-${scenario.label.replace(/\W+/g, '_')}-${name.replace(/\W+/g, '_')}`,
+    };
+    const child = new Child(name, { role, peer, scenario, endpoint, servers: options.servers, profile });
     children.push(child);
     return child;
   };

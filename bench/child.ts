@@ -15,7 +15,8 @@ import {
   type Scenario,
   TOPIC,
 } from './protocol.js';
-import { Sink, usage } from './sink.js';
+import { Meter, RegionProfiler } from './measure.js';
+import { Sink } from './sink.js';
 
 const PROBE_INTERVAL_MS = 5;
 
@@ -68,6 +69,7 @@ async function runPublisher(args: ChildArgs): Promise<void> {
   const env = { scenario: args.scenario, endpoint: args.endpoint, servers: args.servers };
   const publisher = await peer.publisher(env);
   const fixed = fixedPayload(args.scenario, args.scenario.binary && peer.sendsBuffers);
+  const profiler = args.profile && new RegionProfiler(args.profile);
   let probing: Promise<void> | undefined;
   const stopProbing = new AbortController();
   process.on('message', (message: ParentMessage) => {
@@ -91,11 +93,14 @@ async function runPublisher(args: ChildArgs): Promise<void> {
           post({ type: 'warm-sent' });
           break;
         case 'run': {
-          const cpu = process.cpuUsage();
+          await profiler?.start();
+          const meter = new Meter();
           const t0 = now();
           await drive(publisher, args.scenario, fixed, args.scenario.count);
           const tSent = now();
-          post({ type: 'sent', t0: String(t0), tSent: String(tSent), usage: usage(cpu) });
+          const usage = meter.read();
+          await profiler?.stop();
+          post({ type: 'sent', t0: String(t0), tSent: String(tSent), usage });
           break;
         }
         case 'close':
@@ -109,7 +114,8 @@ async function runPublisher(args: ChildArgs): Promise<void> {
 }
 
 async function runSubscriber(args: ChildArgs): Promise<void> {
-  const sink = new Sink(args.scenario, post);
+  const profiler = args.profile && new RegionProfiler(args.profile);
+  const sink = new Sink(args.scenario, post, async () => profiler?.start());
   const peer = await loadPeer[args.peer]();
   const subscriber = await peer.subscriber(
     { scenario: args.scenario, endpoint: args.endpoint, servers: args.servers },
@@ -117,7 +123,12 @@ async function runSubscriber(args: ChildArgs): Promise<void> {
   );
   process.on('message', (message: ParentMessage) => {
     if (message.type === 'report') post({ type: 'count', ...sink.counts() });
-    else if (message.type === 'close') close(() => subscriber.close()).catch(fail);
+    else if (message.type === 'close') {
+      close(async () => {
+        await profiler?.stop();
+        await subscriber.close();
+      }).catch(fail);
+    }
   });
   post({ type: 'ready' });
 }

@@ -1,3 +1,5 @@
+import type { ProfileRequest } from './measure.js';
+
 /** What the runner and its child processes (publishers and subscribers) say to each other. */
 
 export const PEERS = ['raw-zmq', 'bus', 'nest-redis', 'nest-nats'] as const;
@@ -51,6 +53,8 @@ export interface ChildArgs {
   /** ZeroMQ peers: where the publisher binds and subscribers connect. */
   endpoint?: string;
   servers: ServerAddresses;
+  /** Write a V8 profile of this child's timed region. */
+  profile?: ProfileRequest;
 }
 
 export interface Usage {
@@ -59,6 +63,9 @@ export interface Usage {
   /** CPU time spent in the timed region. */
   cpuUserMs: number;
   cpuSystemMs: number;
+  /** Garbage collections in the timed region, and their total pause. */
+  gcCount: number;
+  gcMs: number;
 }
 
 export interface LatencySummary {

@@ -22,8 +22,10 @@ const { values: flags } = parseArgs({
     smoke: { type: 'boolean', default: false },
     peers: { type: 'string' },
     workloads: { type: 'string' },
-    /** Write V8 CPU profiles of this bus's children into this folder. */
+    /** Write V8 CPU profiles of each child's timed region into this folder. */
     'cpu-prof': { type: 'string' },
+    /** Write sampled allocation profiles of each child's timed region into this folder. */
+    'heap-prof': { type: 'string' },
     out: { type: 'string' },
   },
 });
@@ -79,6 +81,11 @@ async function main(): Promise<number> {
     (peer !== 'nest-redis' || redis?.ok === true) && (peer !== 'nest-nats' || nats?.ok === true);
 
   const plan = scenarios(smoke, workloads);
+  const profileDir = flags['cpu-prof'] ?? flags['heap-prof'];
+  if (profileDir) mkdirSync(profileDir, { recursive: true });
+  const profile = profileDir
+    ? { dir: profileDir, kind: flags['cpu-prof'] ? ('cpu' as const) : ('heap' as const) }
+    : undefined;
   const results: CaseResult[] = [];
   const total = plan.length * peers.length;
   for (const scenario of plan) {
@@ -98,9 +105,7 @@ async function main(): Promise<number> {
         });
         continue;
       }
-      const execArgv =
-        flags['cpu-prof'] && peer === 'bus' ? ['--cpu-prof', `--cpu-prof-dir=${flags['cpu-prof']}`] : [];
-      results.push(await runCase(peer, scenario, { servers, execArgv }));
+      results.push(await runCase(peer, scenario, { servers, profile }));
     }
   }
   progress(`done in ${((Date.now() - started) / 1000).toFixed(0)} s`);

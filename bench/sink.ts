@@ -1,16 +1,19 @@
-import { type ChildMessage, type LatencySummary, now, type Scenario, type Usage } from './protocol.js';
+import { Meter } from './measure.js';
+import { type ChildMessage, type LatencySummary, now, type Scenario } from './protocol.js';
 
 /** Where a subscriber's handler hands each message: counts them, times the last, records latency. */
 export class Sink {
   private received = 0;
   private probed = false;
   private readonly latencies: Float64Array | undefined;
-  private cpuAtWarm: NodeJS.CpuUsage | undefined;
+  private readonly meter = new Meter();
   private readonly last: number;
 
   constructor(
     private readonly scenario: Scenario,
     private readonly post: (message: ChildMessage) => void,
+    /** Runs once the warm-up is in, before the runner is told so (e.g. to start a profiler). */
+    private readonly onWarm: () => Promise<void> = async () => undefined,
   ) {
     this.latencies = scenario.latency ? new Float64Array(scenario.count) : undefined;
     this.last = scenario.warmup + scenario.count;
@@ -31,14 +34,16 @@ export class Sink {
       this.latencies[n - warmup - 1] = Number(at - BigInt(text(value)));
     }
     if (n === warmup) {
-      this.cpuAtWarm = process.cpuUsage();
-      this.post({ type: 'warm' });
+      void this.onWarm().then(() => {
+        this.meter.start();
+        this.post({ type: 'warm' });
+      });
     } else if (n === this.last) {
       this.post({
         type: 'done',
         tLast: String(at),
         received: n - warmup,
-        usage: usage(this.cpuAtWarm),
+        usage: this.meter.read(),
         latency: this.latencies && summarize(this.latencies),
       });
     }
@@ -53,16 +58,6 @@ export class Sink {
 function text(value: unknown): string {
   const first = Array.isArray(value) ? (value[0] as unknown) : value;
   return typeof first === 'string' ? first : String(first);
-}
-
-export function usage(cpuSince?: NodeJS.CpuUsage): Usage {
-  const cpu = process.cpuUsage(cpuSince);
-  return {
-    maxRssBytes: process.resourceUsage().maxRSS * 1024,
-    rssBytes: process.memoryUsage.rss(),
-    cpuUserMs: cpu.user / 1000,
-    cpuSystemMs: cpu.system / 1000,
-  };
 }
 
 function summarize(nanoseconds: Float64Array): LatencySummary {
