@@ -1,4 +1,4 @@
-import { Observable, type Subscriber } from 'rxjs';
+import { Observable, type Subscriber, type TeardownLogic } from 'rxjs';
 import type { ZmqFrame } from './zmq.options.js';
 
 type Settled = { ok: true } | { ok: false; error: Error };
@@ -18,14 +18,19 @@ export class PendingEmit extends Observable<undefined> {
     readonly frames: ZmqFrame[],
     private readonly onFailure: (emit: PendingEmit, error: Error, observed: boolean) => void,
   ) {
-    super((subscriber) => {
-      this.observed = true;
-      if (this.settled) return notify(subscriber, this.settled);
-      (this.observers ??= []).push(subscriber);
-      return () => {
-        this.observers = this.observers?.filter((observer) => observer !== subscriber);
-      };
-    });
+    // One shared function rather than a closure per emit: a burst keeps every emit queued at once.
+    super(PendingEmit.subscribe);
+  }
+
+  /** rxjs calls it with `this` set to the observable being subscribed to: a PendingEmit. */
+  private static subscribe(this: Observable<undefined>, subscriber: Subscriber<undefined>): TeardownLogic {
+    const emit = this as PendingEmit;
+    emit.observed = true;
+    if (emit.settled) return notify(subscriber, emit.settled);
+    (emit.observers ??= []).push(subscriber);
+    return () => {
+      emit.observers = emit.observers?.filter((observer) => observer !== subscriber);
+    };
   }
 
   sent(): void {
