@@ -19,6 +19,15 @@ const RUN_TIMEOUT_MS = 300_000;
 const MIN_GRACE_MS = 10_000;
 const STOP_TIMEOUT_MS = 5_000;
 
+export interface RoundResult {
+  /** From the first timed send to the last delivery at the slowest subscriber. */
+  seconds: number;
+  /** From the first timed send until the publisher had handed over the last. */
+  sendSeconds: number;
+  /** Deliveries per second, all subscribers together. */
+  rate: number;
+}
+
 export type CaseStatus = 'ok' | 'loss' | 'error' | 'skipped';
 
 export interface CaseResult {
@@ -30,13 +39,13 @@ export interface CaseResult {
   status: CaseStatus;
   /** Why the case is not `ok`. */
   detail?: string;
-  /** Timed messages sent, each meant for every subscriber. */
+  /** Timed messages sent per round, each meant for every subscriber. */
   sent: number;
-  /** Timed messages each subscriber received. */
+  /** Timed messages each subscriber received in the last round run. */
   received: number[];
-  /** From the first timed send to the last delivery at the slowest subscriber. */
+  /** Every round run; the figures below are the median round's (by rate). */
+  rounds?: RoundResult[];
   seconds?: number;
-  /** From the first timed send until the publisher had handed over the last. */
   sendSeconds?: number;
   /** Deliveries per second, all subscribers together. */
   rate?: number;
@@ -173,10 +182,12 @@ export async function runCase(peer: PeerName, scenario: Scenario, options: CaseO
     publisher.send({ type: 'stop-probing' });
     await publisher.next('probing-stopped', PROBE_TIMEOUT_MS);
 
+    const warmStarted = Date.now();
     publisher.send({ type: 'warmup' });
     try {
       await publisher.next('warm-sent', WARMUP_TIMEOUT_MS);
-      await Promise.all(subscribers.map((sub) => sub.next('warm', WARMUP_TIMEOUT_MS)));
+      const grace = Math.max(MIN_GRACE_MS, 2 * (Date.now() - warmStarted));
+      await Promise.all(subscribers.map((sub) => sub.next('warm', grace)));
     } catch (error) {
       if (!(error instanceof TimeoutError)) throw error;
       const counts = await Promise.all(subscribers.map((sub) => report(sub)));
@@ -188,39 +199,52 @@ export async function runCase(peer: PeerName, scenario: Scenario, options: CaseO
       return result;
     }
 
-    publisher.send({ type: 'run' });
-    const sent = await publisher.next('sent', RUN_TIMEOUT_MS);
-    const t0 = BigInt(sent.t0);
-    const sendNs = Number(BigInt(sent.tSent) - t0);
-    result.sendSeconds = sendNs / 1e9;
-    result.publisher = sent.usage;
-    const grace = Math.max(MIN_GRACE_MS, (2 * sendNs) / 1e6);
-    const outcomes = await Promise.all(
-      subscribers.map((sub) =>
-        sub.next('done', grace).catch(async (error: unknown) => {
-          if (!(error instanceof TimeoutError)) throw error;
-          return report(sub);
-        }),
-      ),
-    );
-    result.received = outcomes.map((outcome) => outcome.received);
-    const done = outcomes.filter((outcome) => outcome.type === 'done');
-    if (done.length < outcomes.length) {
-      result.status = 'loss';
-      const least = Math.min(...result.received);
-      result.detail = `lost ${scenario.count - least} of ${scenario.count} (received ${result.received.join(', ')})`;
-      return result;
+    const rounds: RoundResult[] = [];
+    for (let round = 1; round <= scenario.rounds; round++) {
+      publisher.send({ type: 'run' });
+      const sent = await publisher.next('sent', RUN_TIMEOUT_MS);
+      const t0 = BigInt(sent.t0);
+      const sendNs = Number(BigInt(sent.tSent) - t0);
+      result.publisher = sent.usage;
+      const grace = Math.max(MIN_GRACE_MS, (2 * sendNs) / 1e6);
+      const outcomes = await Promise.all(
+        subscribers.map((sub) =>
+          sub.next('done', grace).catch(async (error: unknown) => {
+            if (!(error instanceof TimeoutError)) throw error;
+            return report(sub);
+          }),
+        ),
+      );
+      result.received = outcomes.map((outcome) => outcome.received);
+      const done = outcomes.filter((outcome) => outcome.type === 'done');
+      if (done.length < outcomes.length) {
+        result.status = 'loss';
+        const least = Math.min(...result.received);
+        result.detail =
+          `lost ${scenario.count - least} of ${scenario.count} in round ${round} ` +
+          `(received ${result.received.join(', ')})`;
+        result.rounds = rounds;
+        return result;
+      }
+      result.subscriberUsage = done.map((outcome) => outcome.usage);
+      if (round === 1 && scenario.latency) result.latency = done[0]!.latency;
+      const tLast = done.reduce(
+        (latest, outcome) => (BigInt(outcome.tLast) > latest ? BigInt(outcome.tLast) : latest),
+        t0,
+      );
+      const seconds = Number(tLast - t0) / 1e9;
+      rounds.push({
+        seconds,
+        sendSeconds: sendNs / 1e9,
+        rate: (scenario.count * scenario.subscribers) / seconds,
+      });
     }
-    result.subscriberUsage = done.map((outcome) => outcome.usage);
-    const tLast = done.reduce(
-      (latest, outcome) => (BigInt(outcome.tLast) > latest ? BigInt(outcome.tLast) : latest),
-      t0,
-    );
-    result.seconds = Number(tLast - t0) / 1e9;
-    const deliveries = scenario.count * scenario.subscribers;
-    result.rate = deliveries / result.seconds;
-    result.bytesPerSec = result.rate * scenario.payloadSize;
-    if (scenario.latency) result.latency = done[0]!.latency;
+    result.rounds = rounds;
+    const median = rounds.toSorted((a, b) => a.rate - b.rate)[Math.floor((rounds.length - 1) / 2)]!;
+    result.seconds = median.seconds;
+    result.sendSeconds = median.sendSeconds;
+    result.rate = median.rate;
+    result.bytesPerSec = median.rate * scenario.payloadSize;
     result.status = 'ok';
     return result;
   } catch (error) {

@@ -72,6 +72,7 @@ async function runPublisher(args: ChildArgs): Promise<void> {
   const profiler = args.profile && new RegionProfiler(args.profile);
   let probing: Promise<void> | undefined;
   const stopProbing = new AbortController();
+  let round = 0;
   process.on('message', (message: ParentMessage) => {
     void (async () => {
       switch (message.type) {
@@ -93,14 +94,15 @@ async function runPublisher(args: ChildArgs): Promise<void> {
           post({ type: 'warm-sent' });
           break;
         case 'run': {
-          await profiler?.start();
+          round++;
+          if (round === 1) await profiler?.start();
           const meter = new Meter();
           const t0 = now();
           await drive(publisher, args.scenario, fixed, args.scenario.count);
           const tSent = now();
           const usage = meter.read();
-          await profiler?.stop();
-          post({ type: 'sent', t0: String(t0), tSent: String(tSent), usage });
+          if (round === args.scenario.rounds) await profiler?.stop();
+          post({ type: 'sent', round, t0: String(t0), tSent: String(tSent), usage });
           break;
         }
         case 'close':

@@ -29,8 +29,10 @@ export interface Scenario {
   label: string;
   mode: SendMode;
   warmup: number;
-  /** Timed messages, per subscriber. */
+  /** Timed messages per round, per subscriber. */
   count: number;
+  /** Timed rounds in the same processes; the table shows the median round. */
+  rounds: number;
   payloadSize: number;
   /** Send the payload as bytes where the transport carries bytes (zeromq), else as a string. */
   binary: boolean;
@@ -87,8 +89,8 @@ export type ChildMessage =
   | { type: 'probing-stopped' }
   | { type: 'warm-sent' }
   | { type: 'warm' }
-  | { type: 'sent'; t0: string; tSent: string; usage: Usage }
-  | { type: 'done'; tLast: string; received: number; usage: Usage; latency?: LatencySummary }
+  | { type: 'sent'; round: number; t0: string; tSent: string; usage: Usage }
+  | { type: 'done'; round: number; tLast: string; received: number; usage: Usage; latency?: LatencySummary }
   | { type: 'count'; received: number; warmupReceived: number }
   | { type: 'error'; message: string };
 

@@ -19,6 +19,8 @@ interface Counts {
   size: Record<(typeof SIZES)[number], number>;
   fanout: number;
   latencySeconds: number;
+  /** Rounds of every workload but latency (one long round). */
+  rounds: number;
 }
 
 const FULL: Counts = {
@@ -27,6 +29,7 @@ const FULL: Counts = {
   size: { 16: 100_000, [KiB]: 50_000, [64 * KiB]: 4_000, [MiB]: 256 },
   fanout: 50_000,
   latencySeconds: 5,
+  rounds: 3,
 };
 
 const SMOKE: Counts = {
@@ -35,6 +38,7 @@ const SMOKE: Counts = {
   size: { 16: 300, [KiB]: 300, [64 * KiB]: 40, [MiB]: 8 },
   fanout: 300,
   latencySeconds: 0.2,
+  rounds: 2,
 };
 
 /** Warm-up: a tenth of the run (at least a few), so JIT and socket buffers are settled. */
@@ -44,7 +48,7 @@ function warm(count: number): number {
 
 export function scenarios(smoke: boolean, only?: ReadonlySet<WorkloadName>): Scenario[] {
   const c = smoke ? SMOKE : FULL;
-  const base = { payloadSize: 16, binary: false, subscribers: 1, latency: false } as const;
+  const base = { payloadSize: 16, binary: false, subscribers: 1, latency: false, rounds: c.rounds } as const;
   const all: Scenario[] = [
     {
       ...base,
@@ -88,6 +92,7 @@ export function scenarios(smoke: boolean, only?: ReadonlySet<WorkloadName>): Sce
       mode: 'paced',
       rate: LATENCY_RATE,
       latency: true,
+      rounds: 1,
       count: Math.round(LATENCY_RATE * c.latencySeconds),
       warmup: Math.round(LATENCY_RATE * c.latencySeconds * 0.2),
     },

@@ -4,10 +4,10 @@ import { type ChildMessage, type LatencySummary, now, type Scenario } from './pr
 /** Where a subscriber's handler hands each message: counts them, times the last, records latency. */
 export class Sink {
   private received = 0;
+  private rounds = 0;
   private probed = false;
   private readonly latencies: Float64Array | undefined;
   private readonly meter = new Meter();
-  private readonly last: number;
 
   constructor(
     private readonly scenario: Scenario,
@@ -16,7 +16,6 @@ export class Sink {
     private readonly onWarm: () => Promise<void> = async () => undefined,
   ) {
     this.latencies = scenario.latency ? new Float64Array(scenario.count) : undefined;
-    this.last = scenario.warmup + scenario.count;
   }
 
   probe(): void {
@@ -29,8 +28,8 @@ export class Sink {
   data(value: unknown): void {
     const at = now();
     const n = ++this.received;
-    const { warmup } = this.scenario;
-    if (this.latencies && n > warmup && n <= this.last) {
+    const { warmup, count } = this.scenario;
+    if (this.latencies && n > warmup && n <= warmup + count) {
       this.latencies[n - warmup - 1] = Number(at - BigInt(text(value)));
     }
     if (n === warmup) {
@@ -38,20 +37,26 @@ export class Sink {
         this.meter.start();
         this.post({ type: 'warm' });
       });
-    } else if (n === this.last) {
+    } else if (n > warmup && (n - warmup) % count === 0) {
+      this.rounds++;
       this.post({
         type: 'done',
+        round: this.rounds,
         tLast: String(at),
-        received: n - warmup,
+        received: count,
         usage: this.meter.read(),
-        latency: this.latencies && summarize(this.latencies),
+        latency: this.rounds === 1 && this.latencies ? summarize(this.latencies) : undefined,
       });
+      this.meter.start();
     }
   }
 
   counts(): { received: number; warmupReceived: number } {
-    const { warmup } = this.scenario;
-    return { received: Math.max(0, this.received - warmup), warmupReceived: Math.min(this.received, warmup) };
+    const { warmup, count } = this.scenario;
+    return {
+      received: Math.max(0, this.received - warmup - this.rounds * count),
+      warmupReceived: Math.min(this.received, warmup),
+    };
   }
 }
 
