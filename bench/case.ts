@@ -26,6 +26,8 @@ export interface RoundResult {
   sendSeconds: number;
   /** Deliveries per second, all subscribers together. */
   rate: number;
+  /** The publisher's peak RSS so far. */
+  publisherMaxRssBytes: number;
 }
 
 export type CaseStatus = 'ok' | 'loss' | 'error' | 'skipped';
@@ -205,7 +207,8 @@ export async function runCase(peer: PeerName, scenario: Scenario, options: CaseO
       const sent = await publisher.next('sent', RUN_TIMEOUT_MS);
       const t0 = BigInt(sent.t0);
       const sendNs = Number(BigInt(sent.tSent) - t0);
-      result.publisher = sent.usage;
+      // The first round's usage: peak RSS in one burst (V8 keeps its grown heap for later rounds).
+      if (round === 1) result.publisher = sent.usage;
       const grace = Math.max(MIN_GRACE_MS, (2 * sendNs) / 1e6);
       const outcomes = await Promise.all(
         subscribers.map((sub) =>
@@ -226,7 +229,7 @@ export async function runCase(peer: PeerName, scenario: Scenario, options: CaseO
         result.rounds = rounds;
         return result;
       }
-      result.subscriberUsage = done.map((outcome) => outcome.usage);
+      if (round === 1) result.subscriberUsage = done.map((outcome) => outcome.usage);
       if (round === 1 && scenario.latency) result.latency = done[0]!.latency;
       const tLast = done.reduce(
         (latest, outcome) => (BigInt(outcome.tLast) > latest ? BigInt(outcome.tLast) : latest),
@@ -237,6 +240,7 @@ export async function runCase(peer: PeerName, scenario: Scenario, options: CaseO
         seconds,
         sendSeconds: sendNs / 1e9,
         rate: (scenario.count * scenario.subscribers) / seconds,
+        publisherMaxRssBytes: sent.usage.maxRssBytes,
       });
     }
     result.rounds = rounds;
