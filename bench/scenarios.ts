@@ -26,7 +26,7 @@ interface Counts {
 const FULL: Counts = {
   awaited: 50_000,
   burst: 200_000,
-  size: { 16: 100_000, [KiB]: 50_000, [64 * KiB]: 4_000, [MiB]: 256 },
+  size: { 16: 100_000, [KiB]: 50_000, [64 * KiB]: 8_000, [MiB]: 512 },
   fanout: 50_000,
   latencySeconds: 5,
   rounds: 3,
