@@ -237,6 +237,9 @@ export class ZmqClient
       return;
     }
     const socket = new XPublisher({
+      // zeromq.js then skips its ZMQ_EVENTS check (a poll() syscall) before each send. An XPUB
+      // is always writable, so nothing else changes; SendQueue yields to the event loop instead.
+      sendTimeout: 0,
       sendHighWaterMark: options.sendHighWaterMark,
       noDrop: options.backpressure === 'block',
       linger: options.linger,

@@ -3,6 +3,9 @@ import type { ZmqFrame } from './zmq.options.js';
 
 type Settled = { ok: true } | { ok: false; error: Error };
 
+/** Sends in a row before letting timers and I/O run, as zeromq.js itself does (512). */
+const SENDS_PER_TURN = 512;
+
 /**
  * One emit: its frames, and the observable `emit` returns. The observable is hot in effect
  * (the message is queued whether or not anyone subscribes), emits `undefined` once the frames
@@ -73,6 +76,7 @@ export class SendQueue {
   sent = 0;
   private send: ((frames: ZmqFrame[]) => Promise<void>) | undefined;
   private running = false;
+  private sendsThisTurn = 0;
   private drained: (() => void)[] = [];
 
   get size(): number {
@@ -127,6 +131,12 @@ export class SendQueue {
         emit.sent();
       } catch (err) {
         emit.fail(err instanceof Error ? err : new Error(String(err)));
+      }
+      // With sendTimeout 0 every send resolves at once: without this a burst, or a loop of
+      // awaited emits, would starve the event loop.
+      if (++this.sendsThisTurn === SENDS_PER_TURN) {
+        this.sendsThisTurn = 0;
+        await new Promise<void>((resolve) => setImmediate(resolve));
       }
     }
     this.running = false;
