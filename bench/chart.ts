@@ -43,10 +43,10 @@ export function throughputChart(results: CaseResult[], subtitle: string): string
     `<text x="${LEFT}" y="38" fill="#555">${escape(subtitle)}</text>`,
   ];
   for (let e = lo; e <= hi; e++) {
-    const yy = y(10 ** e);
+    const yy = y(10 ** e).toFixed(1);
     out.push(
       `<line x1="${LEFT}" x2="${LEFT + plotW}" y1="${yy}" y2="${yy}" stroke="#ddd"/>`,
-      `<text x="${LEFT - 8}" y="${yy + 4}" text-anchor="end">${(10 ** e).toLocaleString('en-US')}</text>`,
+      `<text x="${LEFT - 8}" y="${Number(yy) + 4}" text-anchor="end">${(10 ** e).toLocaleString('en-US')}</text>`,
     );
   }
   SIZES.forEach((size, i) =>
