@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { ClientProxy, type ReadPacket, type WritePacket } from '@nestjs/microservices';
-import { lastValueFrom, type Observable, throwError } from 'rxjs';
+import { lastValueFrom, type Observable, type ReplaySubject, throwError } from 'rxjs';
 import { XPublisher } from 'zeromq';
 import { createSerializer, ZmqPayloadError } from './zmq.codec.js';
 import { describeSetting, resolveZmqOptions, type ResolvedZmqOptions, ZmqConfigError } from './zmq.config.js';
@@ -46,7 +46,9 @@ export interface WaitForSubscribersOptions {
  * `topic | part | part...` on one XPUB socket bound to `ZMQ_ADDRESS_PUB`.
  */
 export class ZmqClient
-  extends ClientProxy<ZmqClientEvents, ZmqStatus>
+  // Status typed `string` in the base so that `ClientsModule.register({ customClass: ZmqClient })`
+  // type-checks; the `status` getter below narrows it again.
+  extends ClientProxy<ZmqClientEvents, string>
   implements OnApplicationBootstrap, OnApplicationShutdown
 {
   protected readonly logger = new Logger(ZmqClient.name);
@@ -97,6 +99,11 @@ export class ZmqClient
     await this.close();
   }
 
+  /** Status changes: `connected` while at least one subscriber is connected. */
+  override get status(): Observable<ZmqStatus> {
+    return super.status as Observable<ZmqStatus>;
+  }
+
   /** The endpoint the publisher is bound to, with the real port when bound to `tcp://host:*`. */
   get endpoint(): string | undefined {
     return this.socket?.lastEndpoint ?? undefined;
@@ -111,7 +118,7 @@ export class ZmqClient
     return this.enqueue(this.createPacket(pattern, data)) as unknown as Observable<TResult>;
   }
 
-  override send<TResult = unknown>(): Observable<TResult> {
+  override send<TResult = unknown, TInput = unknown>(_pattern: unknown, _data: TInput): Observable<TResult> {
     return throwError(() => new Error(REQUEST_RESPONSE_UNSUPPORTED));
   }
 
@@ -243,7 +250,9 @@ export class ZmqClient
     });
     socket.verbosity = 'allSubsUnsubs';
     this._status$.next(ZmqStatus.DISCONNECTED);
-    followPeers(socket, 'accept', this._status$, (event, address) => this.emitter.emit(event, address));
+    followPeers(socket, 'accept', this._status$ as ReplaySubject<ZmqStatus>, (event, address) =>
+      this.emitter.emit(event, address),
+    );
     try {
       await socket.bind(options.pubAddress);
     } catch (error) {

@@ -11,7 +11,7 @@ import { Recorder } from '../support/recorder.js';
 class HelloController {
   constructor(private readonly recorder: Recorder) {}
 
-  @EventPattern('hello')
+  @EventPattern<string>('hello')
   onHello(@Payload() data: unknown, @Ctx() context: ZmqContext) {
     this.recorder.record('hello', { data, topic: context.getTopic(), frames: context.getFrames() });
   }
@@ -22,7 +22,7 @@ const hex = (frames: Buffer[]) => frames.map((frame) => frame.toString('hex'));
 describe.each(TRANSPORTS)('delivery over %s', (transport) => {
   const closers: (() => unknown)[] = [];
   afterEach(async () => {
-    for (const close of closers.splice(0).reverse()) await close();
+    for (const close of closers.splice(0).toReversed()) await close();
   });
   afterAll(removeIpcDir);
 

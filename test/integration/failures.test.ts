@@ -1,4 +1,4 @@
-import { Controller } from '@nestjs/common';
+import { Controller, type Type } from '@nestjs/common';
 import { Ctx, EventPattern, Payload, RpcException } from '@nestjs/microservices';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { ZmqContext, ZmqRejectReason } from '../../src/zmq/index.js';
@@ -10,25 +10,25 @@ import { Recorder } from '../support/recorder.js';
 class FaultyController {
   constructor(private readonly recorder: Recorder) {}
 
-  @EventPattern('boom')
+  @EventPattern<string>('boom')
   throws(@Payload() [n]: string[]) {
     this.recorder.record('boom', n);
     throw new Error(`sync failure ${n}`);
   }
 
-  @EventPattern('boom')
+  @EventPattern<string>('boom')
   alsoCalled(@Payload() [n]: string[]) {
     this.recorder.record('boom#2', n);
   }
 
-  @EventPattern('reject')
+  @EventPattern<string>('reject')
   async rejects(@Payload() [n]: string[]) {
     this.recorder.record('reject', n);
     await Promise.resolve();
     throw new RpcException(`async failure ${n}`);
   }
 
-  @EventPattern('ok')
+  @EventPattern<string>('ok')
   ok(@Payload() data: unknown, @Ctx() context: ZmqContext) {
     this.recorder.record('ok', { data, topic: context.getTopic() });
   }
@@ -39,7 +39,7 @@ class OneTokenController {
   constructor(private readonly recorder: Recorder) {}
 
   // Subscribes to everything (an empty prefix), so malformed topics reach the server at all.
-  @EventPattern('*')
+  @EventPattern<string>('*')
   any(@Ctx() context: ZmqContext) {
     this.recorder.record('*', context.getTopic());
   }
@@ -55,7 +55,10 @@ describe.each(TRANSPORTS)('faults over %s', (transport) => {
   });
   afterAll(removeIpcDir);
 
-  async function start(options: Parameters<typeof startBus>[0] = {}, controllers = [FaultyController]) {
+  async function start(
+    options: Parameters<typeof startBus>[0] = {},
+    controllers: Type[] = [FaultyController],
+  ) {
     const address = await endpoint(transport);
     peer = await rawPublisher(address);
     logger = new RecordingLogger();

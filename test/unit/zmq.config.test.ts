@@ -85,9 +85,9 @@ describe('resolveZmqOptions', () => {
   });
 });
 
-describe('zmqOptionsFromEnv', () => {
-  const env = (vars: Record<string, string>) => (name: string) => vars[name];
+const env = (vars: Record<string, string>) => (name: string) => vars[name];
 
+describe('zmqOptionsFromEnv', () => {
   it('reads every variable, treating empty ones as unset', () => {
     expect(
       zmqOptionsFromEnv(

@@ -50,7 +50,7 @@ describe('TopicRouter', () => {
       ['audit.>', 3],
       ['auditor', 4],
     ]);
-    expect(router.subscriptions.sort()).toEqual(['audit.', 'auditor', 'cache.']);
+    expect(router.subscriptions.toSorted()).toEqual(['audit.', 'auditor', 'cache.']);
   });
 
   it('treats * and > inside a token as literal characters', () => {
