@@ -233,11 +233,15 @@ describe('shutdown', () => {
       subAddresses: [],
     });
     await app.close();
-    await app.close();
-    await server.close();
-    await client.close();
-    await new ZmqServer({ subAddresses: 'tcp://127.0.0.1:1' }).close();
-    await new ZmqClient({ pubAddress: 'tcp://127.0.0.1:*' }).close();
+    await expect(app.close()).resolves.toBeUndefined();
+    await expect(server.close()).resolves.toBeUndefined();
+    await expect(client.close()).resolves.toBeUndefined();
+    expect(() => server.unwrap()).toThrow(/not listening/);
+    await expect(new ZmqServer({ subAddresses: 'tcp://127.0.0.1:1' }).close()).resolves.toBeUndefined();
+    const neverConnected = new ZmqClient({ pubAddress: 'tcp://127.0.0.1:*' });
+    await expect(neverConnected.close()).resolves.toBeUndefined();
+    await expect(neverConnected.connect()).rejects.toThrow('ZmqClient is closed.');
+    expect(() => neverConnected.unwrap()).toThrow(/not connected/);
   });
 
   it('closes every socket so that the process exits by itself, after app.close() or SIGTERM', async () => {
