@@ -12,7 +12,8 @@ class Inbox {
 @Controller()
 class HelloController {
   constructor(private readonly inbox: Inbox) {}
-  @EventPattern('hello')
+  // <string> picks the untyped overload: the typed one makes @Ctx() unknown, TS1241 under strict.
+  @EventPattern<string>('hello')
   onHello(@Payload() parts: string[], @Ctx() ctx: ZmqContext) {
     this.inbox.got.push([ctx.getTopic(), parts]);
   }
