@@ -1,4 +1,5 @@
 import { fileURLToPath } from 'node:url';
+import { readEnvFile } from './env-file.js';
 import { describeExit, type InstanceProcess } from './instance-process.js';
 import { idsReceived, startMesh } from './mesh.js';
 
@@ -8,6 +9,7 @@ import { idsReceived, startMesh } from './mesh.js';
  * them, and all caches must end the same. Exits 0 if they do, 1 otherwise.
  */
 const SCRIPT = fileURLToPath(new URL('../main.js', import.meta.url));
+const ENV_EXAMPLE = new URL('../../.env.example', import.meta.url);
 const PLAN: Record<string, number[]> = { alpha: [1, 2, 3], beta: [4, 5, 6], gamma: [7, 8, 9] };
 const NAMES = Object.keys(PLAN);
 const DELIVERY_TIMEOUT_MS = 10_000;
@@ -138,7 +140,11 @@ async function main(): Promise<number> {
 
   const problems: string[] = [];
   try {
-    instances = await startMesh(SCRIPT, NAMES, { onLine: showLine });
+    // The documented defaults, so that neither the shell nor a .env changes what the demo shows.
+    const env = readEnvFile(ENV_EXAMPLE);
+    if (Object.keys(env).length === 0)
+      say(`(no ${fileURLToPath(ENV_EXAMPLE)}: the library's defaults apply)`);
+    instances = await startMesh(SCRIPT, NAMES, { env, onLine: showLine });
     problems.push(...(await run(instances)));
   } catch (error) {
     problems.push(error instanceof Error ? error.message : String(error));
