@@ -25,6 +25,8 @@ type EventOf<T extends ControlEvent['type']> = Extract<ControlEvent, { type: T }
  */
 export class InstanceProcess {
   readonly events: ControlEvent[] = [];
+  /** Every line the instance wrote to stdout or stderr. */
+  readonly lines: string[] = [];
   readonly exited: Promise<Exit>;
   private exit: Exit | undefined;
   private readonly child: ChildProcess;
@@ -50,7 +52,11 @@ export class InstanceProcess {
       },
     });
     for (const stream of [this.child.stdout, this.child.stderr]) {
-      if (stream) createInterface({ input: stream, crlfDelay: Infinity }).on('line', onLine);
+      if (!stream) continue;
+      createInterface({ input: stream, crlfDelay: Infinity }).on('line', (line) => {
+        this.lines.push(line);
+        onLine(line);
+      });
     }
     this.child.on('message', (event: ControlEvent) => {
       this.events.push(event);
@@ -86,7 +92,7 @@ export class InstanceProcess {
   ): Promise<EventOf<T>> {
     const found = (): EventOf<T> | undefined =>
       this.events.find((event): event is EventOf<T> => event.type === type && accept(event as EventOf<T>));
-    return this.until(found, timeoutMs, `a "${type}" event`);
+    return this.until(found, timeoutMs, `the "${type}" event`);
   }
 
   /** Resolves with `check()` once it returns a value, on each event; fails on timeout, exit or `failed`. */
@@ -115,10 +121,10 @@ export class InstanceProcess {
     });
   }
 
-  /** Sends SIGTERM and waits for the exit; past `timeoutMs`, kills with SIGKILL and reports that. */
-  async stop(timeoutMs: number): Promise<Exit & { killed: boolean }> {
+  /** Sends `signal` and waits for the exit; past `timeoutMs`, kills with SIGKILL and reports that. */
+  async stop(timeoutMs: number, signal: NodeJS.Signals = 'SIGTERM'): Promise<Exit & { killed: boolean }> {
     if (this.exit) return { ...this.exit, killed: false };
-    this.child.kill('SIGTERM');
+    this.child.kill(signal);
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<undefined>(
       (resolve) => (timer = setTimeout(() => resolve(undefined), timeoutMs)),
@@ -128,6 +134,11 @@ export class InstanceProcess {
     if (exit) return { ...exit, killed: false };
     this.kill();
     return { ...(await this.exited), killed: true };
+  }
+
+  /** Closes the IPC channel, as the parent's death would. */
+  disconnect(): void {
+    if (this.child.connected) this.child.disconnect();
   }
 
   /** SIGKILL if still running: for teardown after a failure. */

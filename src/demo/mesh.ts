@@ -1,6 +1,8 @@
 import { freePorts, InstanceProcess } from './instance-process.js';
 
 export interface MeshOptions {
+  /** Environment of the instances (or of each, by name), under the addresses and name the mesh assigns. */
+  env?: Record<string, string> | ((name: string) => Record<string, string>);
   /** Receives every log line of every instance, with the instance's name. */
   onLine?: (name: string, line: string) => void;
   /** Upper bound for the instances to boot (Nest start, sockets bound). */
@@ -18,7 +20,7 @@ export interface MeshOptions {
 export async function startMesh(
   script: string,
   names: readonly string[],
-  { onLine = () => undefined, startTimeoutMs = 30_000, readyTimeoutMs = 15_000 }: MeshOptions = {},
+  { env = {}, onLine = () => undefined, startTimeoutMs = 30_000, readyTimeoutMs = 15_000 }: MeshOptions = {},
 ): Promise<InstanceProcess[]> {
   const ports = await freePorts(names.length);
   const addresses = ports.map((port) => `tcp://127.0.0.1:${port}`);
@@ -26,7 +28,12 @@ export async function startMesh(
     (name, i) =>
       new InstanceProcess(
         script,
-        { name, pubAddress: addresses[i]!, subAddresses: addresses.filter((_, j) => j !== i) },
+        {
+          name,
+          env: typeof env === 'function' ? env(name) : env,
+          pubAddress: addresses[i]!,
+          subAddresses: addresses.filter((_, j) => j !== i),
+        },
         (line) => onLine(name, line),
       ),
   );
