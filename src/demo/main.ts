@@ -1,13 +1,13 @@
-import { fileURLToPath } from 'node:url';
-import { readEnvFile } from './env-file.js';
-import { describeExit, type InstanceProcess } from './instance-process.js';
-import { idsReceived, startMesh } from './mesh.js';
-
 /**
  * `npm start`: three instances of the example application (`dist/main.js`) in a full mesh on
  * loopback. Each deletes a few entities and publishes `delete`; every other instance must evict
  * them, and all caches must end the same. Exits 0 if they do, 1 otherwise.
  */
+import { fileURLToPath } from 'node:url';
+import { readEnvFile } from './env-file.js';
+import { describeExit, type InstanceProcess } from './instance-process.js';
+import { idsReceived, startMesh } from './mesh.js';
+
 const SCRIPT = fileURLToPath(new URL('../main.js', import.meta.url));
 const ENV_EXAMPLE = new URL('../../.env.example', import.meta.url);
 const PLAN: Record<string, number[]> = { alpha: [1, 2, 3], beta: [4, 5, 6], gamma: [7, 8, 9] };
