@@ -1,12 +1,12 @@
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { readEnvFile } from '../../src/demo/env-file.js';
 import { freePorts, type InstanceProcess } from '../../src/demo/instance-process.js';
 import { idsReceived, startMesh } from '../../src/demo/mesh.js';
 
-// A forked child runs plain Node, which cannot compile the decorators: the tests run the build.
+// A forked child runs plain Node, which cannot compile the decorators: the tests run the build
+// that test/global-setup.ts makes before any test file.
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const MAIN = `${ROOT}dist/main.js`;
 const DEMO = `${ROOT}dist/demo/main.js`;
@@ -32,10 +32,6 @@ function received(instance: InstanceProcess, count: number): Promise<true> {
     `${count} ids received`,
   );
 }
-
-beforeAll(async () => {
-  await promisify(execFile)('npm', ['run', 'build'], { cwd: ROOT, timeout: 170_000 });
-}, 180_000);
 
 afterEach(async () => {
   // The demo's own instances stop by themselves when it dies (their IPC channel closes).
