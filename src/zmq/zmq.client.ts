@@ -10,6 +10,7 @@ import { type ZmqClientEvents, type ZmqClientStats, ZmqStatus } from './zmq.even
 import { ThrottledLog } from './zmq.log-throttle.js';
 import type { ZmqFrame, ZmqOptions, ZmqSerializer } from './zmq.options.js';
 import { PendingEmit, SendQueue } from './zmq.send-queue.js';
+import { SequenceStamper } from './zmq.sequence.js';
 import { REQUEST_RESPONSE_UNSUPPORTED } from './zmq.server.js';
 import { asError, followPeers } from './zmq.socket.js';
 
@@ -58,6 +59,7 @@ export class ZmqClient
   private closing: Promise<void> | undefined;
   private settings: ResolvedZmqOptions | undefined;
   private encoder: ZmqSerializer | undefined;
+  private stamper: SequenceStamper | undefined;
   /** Set when this instance cannot publish (no address, or closed): every emit fails with it. */
   private refusal: Error | undefined;
   private failed = 0;
@@ -107,6 +109,11 @@ export class ZmqClient
   /** The endpoint the publisher is bound to, with the real port when bound to `tcp://host:*`. */
   get endpoint(): string | undefined {
     return this.socket?.lastEndpoint ?? undefined;
+  }
+
+  /** This publisher's id in `sequence` mode (as in `ZmqGap.publisher`), once connected; undefined otherwise. */
+  get publisherId(): string | undefined {
+    return this.stamper?.id.toString('hex');
   }
 
   /** What this client has sent and failed to send. */
@@ -225,11 +232,17 @@ export class ZmqClient
         `The serializer must return an array of strings or Buffers (emit "${topic}").`,
       );
     }
-    return [topic, ...payload];
+    const frames = [topic, ...payload];
+    if (this.stamper) frames.push(this.stamper.stamp(topic));
+    return frames;
   }
 
   private resolve(): ResolvedZmqOptions {
-    return (this.settings ??= resolveZmqOptions(this.options));
+    if (!this.settings) {
+      this.settings = resolveZmqOptions(this.options);
+      this.stamper = this.settings.sequence ? new SequenceStamper() : undefined;
+    }
+    return this.settings;
   }
 
   private async open(): Promise<void> {
