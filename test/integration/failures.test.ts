@@ -110,6 +110,8 @@ describe.each(TRANSPORTS)('faults over %s', (transport) => {
         [ZmqRejectReason.NO_HANDLER]: 1,
       },
       handlerErrors: 0,
+      gaps: 0,
+      missed: 0,
     });
     expect(rejected).toEqual([
       ['empty-topic', undefined],
