@@ -179,7 +179,14 @@ export class ZmqServer extends Server<ZmqServerEvents, ZmqStatus> implements Cus
 
   private async receive(socket: Subscriber): Promise<void> {
     try {
-      for await (const frames of socket) this.handleMessage(frames);
+      for await (const frames of socket) {
+        try {
+          this.handleMessage(frames);
+        } catch (error) {
+          // An application's 'rejected' or 'gap' listener that throws must not end delivery.
+          this.logger.error(`A message could not be handled: ${asError(error).stack ?? String(error)}`);
+        }
+      }
     } catch (error) {
       if (this.closing || socket.closed) return;
       this.logger.error(`The receive loop stopped: ${asError(error).message}`);

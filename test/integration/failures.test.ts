@@ -128,6 +128,17 @@ describe.each(TRANSPORTS)('faults over %s', (transport) => {
     expect(logger.find('debug', /^Rejected a message \(no-handler, "ok.more"\)/)).toHaveLength(1);
   });
 
+  it('goes on delivering when an application listener throws', async () => {
+    const recorder = await start({}, [FaultyController, OneTokenController]);
+    bus!.server.on('rejected', () => {
+      throw new Error('listener bug');
+    });
+    await peer!.send(['', 'rejected']);
+    await peer!.send(['ok', 'after']);
+    expect(await recorder.wait('ok', 1)).toEqual([{ data: ['after'], topic: 'ok' }]);
+    expect(logger.find('error', /^A message could not be handled: Error: listener bug/)).toHaveLength(1);
+  });
+
   it('rejects bad JSON under the JSON codec and goes on', async () => {
     const recorder = await start({ codec: 'json' });
     const bad: (string | Buffer)[][] = [
