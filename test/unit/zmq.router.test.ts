@@ -64,6 +64,18 @@ describe('TopicRouter', () => {
     expect(router.match('x.y')).toBe(router.match('x.y'));
   });
 
+  it('matches long topics as well as short ones, every time', () => {
+    const router = new TopicRouter([
+      ['x.*', 'w'],
+      ['x.>', 't'],
+    ]);
+    const long = `x.${'y'.repeat(64 * 1024)}`;
+    for (let i = 0; i < 2; i++) {
+      expect(router.match(long)).toEqual(['w', 't']);
+      expect(router.match(`${long}.z`)).toEqual(['t']);
+    }
+  });
+
   it('rejects an empty pattern and > before the last token', () => {
     expect(() => new TopicRouter([['', 1]])).toThrow(ZmqPatternError);
     expect(() => new TopicRouter([['a.>.b', 1]])).toThrow('">" may only be the last token');
