@@ -230,6 +230,9 @@ describe.each([
       dispatched: expected.valid.length + expected.wildcard.length,
       rejected: expected.byReason,
       handlerErrors: 0,
+      // Random bytes never form a sequence frame, so no stream and no gap is followed.
+      gaps: 0,
+      missed: 0,
     });
     expect(stats.dispatched + REASONS.reduce((sum, reason) => sum + stats.rejected[reason], 0)).toBe(
       stats.received,
