@@ -29,4 +29,5 @@ export type {
   ZmqSerializer,
 } from './zmq.options.js';
 export { ZmqPatternError } from './zmq.router.js';
+export { SEQUENCE_FRAME_SIZE, type ZmqGap, type ZmqSequence } from './zmq.sequence.js';
 export { REQUEST_RESPONSE_UNSUPPORTED, ZmqServer } from './zmq.server.js';

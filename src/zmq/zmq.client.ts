@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { ClientProxy, type ReadPacket, type WritePacket } from '@nestjs/microservices';
-import { lastValueFrom, type Observable, throwError } from 'rxjs';
+import { lastValueFrom, type Observable, type ReplaySubject, throwError } from 'rxjs';
 import { XPublisher } from 'zeromq';
 import { createSerializer, ZmqPayloadError } from './zmq.codec.js';
 import { describeSetting, resolveZmqOptions, type ResolvedZmqOptions, ZmqConfigError } from './zmq.config.js';
@@ -10,6 +10,7 @@ import { type ZmqClientEvents, type ZmqClientStats, ZmqStatus } from './zmq.even
 import { ThrottledLog } from './zmq.log-throttle.js';
 import type { ZmqFrame, ZmqOptions, ZmqSerializer } from './zmq.options.js';
 import { PendingEmit, SendQueue } from './zmq.send-queue.js';
+import { SequenceStamper } from './zmq.sequence.js';
 import { REQUEST_RESPONSE_UNSUPPORTED } from './zmq.server.js';
 import { asError, followPeers } from './zmq.socket.js';
 
@@ -46,7 +47,9 @@ export interface WaitForSubscribersOptions {
  * `topic | part | part...` on one XPUB socket bound to `ZMQ_ADDRESS_PUB`.
  */
 export class ZmqClient
-  extends ClientProxy<ZmqClientEvents, ZmqStatus>
+  // Status typed `string` in the base so that `ClientsModule.register({ customClass: ZmqClient })`
+  // type-checks; the `status` getter below narrows it again.
+  extends ClientProxy<ZmqClientEvents, string>
   implements OnApplicationBootstrap, OnApplicationShutdown
 {
   protected readonly logger = new Logger(ZmqClient.name);
@@ -56,6 +59,7 @@ export class ZmqClient
   private closing: Promise<void> | undefined;
   private settings: ResolvedZmqOptions | undefined;
   private encoder: ZmqSerializer | undefined;
+  private stamper: SequenceStamper | undefined;
   /** Set when this instance cannot publish (no address, or closed): every emit fails with it. */
   private refusal: Error | undefined;
   private failed = 0;
@@ -97,9 +101,19 @@ export class ZmqClient
     await this.close();
   }
 
+  /** Status changes: `connected` while at least one subscriber is connected. */
+  override get status(): Observable<ZmqStatus> {
+    return super.status as Observable<ZmqStatus>;
+  }
+
   /** The endpoint the publisher is bound to, with the real port when bound to `tcp://host:*`. */
   get endpoint(): string | undefined {
     return this.socket?.lastEndpoint ?? undefined;
+  }
+
+  /** This publisher's id in `sequence` mode (as in `ZmqGap.publisher`), once connected; undefined otherwise. */
+  get publisherId(): string | undefined {
+    return this.stamper?.id.toString('hex');
   }
 
   /** What this client has sent and failed to send. */
@@ -111,7 +125,7 @@ export class ZmqClient
     return this.enqueue(this.createPacket(pattern, data)) as unknown as Observable<TResult>;
   }
 
-  override send<TResult = unknown>(): Observable<TResult> {
+  override send<TResult = unknown, TInput = unknown>(_pattern: unknown, _data: TInput): Observable<TResult> {
     return throwError(() => new Error(REQUEST_RESPONSE_UNSUPPORTED));
   }
 
@@ -219,11 +233,17 @@ export class ZmqClient
       );
     }
     // concat sizes the array exactly; a spread leaves ~140 bytes of slack in every queued emit.
-    return ([topic] as ZmqFrame[]).concat(payload);
+    const frames = ([topic] as ZmqFrame[]).concat(payload);
+    if (this.stamper) frames.push(this.stamper.stamp(topic));
+    return frames;
   }
 
   private resolve(): ResolvedZmqOptions {
-    return (this.settings ??= resolveZmqOptions(this.options));
+    if (!this.settings) {
+      this.settings = resolveZmqOptions(this.options);
+      this.stamper = this.settings.sequence ? new SequenceStamper() : undefined;
+    }
+    return this.settings;
   }
 
   private async open(): Promise<void> {
@@ -247,7 +267,9 @@ export class ZmqClient
     });
     socket.verbosity = 'allSubsUnsubs';
     this._status$.next(ZmqStatus.DISCONNECTED);
-    followPeers(socket, 'accept', this._status$, (event, address) => this.emitter.emit(event, address));
+    followPeers(socket, 'accept', this._status$ as ReplaySubject<ZmqStatus>, (event, address) =>
+      this.emitter.emit(event, address),
+    );
     try {
       await socket.bind(options.pubAddress);
     } catch (error) {

@@ -38,6 +38,7 @@ export interface ResolvedZmqOptions {
   linger: number;
   maxMessageSize: number;
   reconnectInterval: number;
+  sequence: boolean;
   /** Whether any address is an IPv6 literal, which needs `ZMQ_IPV6` on the socket. */
   ipv6: boolean;
 }
@@ -105,6 +106,12 @@ function integer(option: OptionName, value: unknown, min: number, fallback: numb
   throw invalid(option, value, `expected a whole number of at least ${min}`);
 }
 
+function flag(option: OptionName, value: unknown, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value === 'boolean') return value;
+  throw invalid(option, value, 'expected true or false');
+}
+
 /** Applies defaults and checks every option; addresses are checked for syntax here, for use at bind/connect. */
 export function resolveZmqOptions(options: ZmqOptions = {}): ResolvedZmqOptions {
   const pubAddress =
@@ -144,6 +151,7 @@ export function resolveZmqOptions(options: ZmqOptions = {}): ResolvedZmqOptions 
       1,
       ZMQ_DEFAULTS.reconnectInterval,
     ),
+    sequence: flag('sequence', options.sequence, ZMQ_DEFAULTS.sequence),
     ipv6: [pubAddress, ...subAddresses].some((address) => address?.startsWith('tcp://[')),
   };
 }
@@ -175,6 +183,13 @@ export function zmqOptionsFromEnv(
     const value = read(option);
     if (value !== undefined)
       options[option] = option === 'pubAddress' || option === 'subAddresses' ? value : value.toLowerCase();
+  }
+  const sequence = read('sequence')?.toLowerCase();
+  if (sequence !== undefined) {
+    if (!['true', 'false', '1', '0'].includes(sequence)) {
+      throw invalid('sequence', sequence, 'expected true or false');
+    }
+    options.sequence = sequence === 'true' || sequence === '1';
   }
   for (const option of NUMERIC_OPTIONS) {
     const value = read(option);

@@ -20,6 +20,7 @@ export const ZMQ_ENV = {
   linger: 'ZMQ_LINGER',
   maxMessageSize: 'ZMQ_MAX_MESSAGE_SIZE',
   reconnectInterval: 'ZMQ_RECONNECT_IVL',
+  sequence: 'ZMQ_SEQUENCE',
 } as const;
 
 /** Defaults of every option, in one place. */
@@ -32,6 +33,7 @@ export const ZMQ_DEFAULTS = {
   linger: 1000,
   maxMessageSize: -1,
   reconnectInterval: 100,
+  sequence: false,
 } as const;
 
 /** Schemes ZeroMQ can bind or connect with that this bus supports. */

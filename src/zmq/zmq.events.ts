@@ -1,3 +1,5 @@
+import type { ZmqGap } from './zmq.sequence.js';
+
 /** Status of a `ZmqServer` or `ZmqClient`, pushed on `status` as the sockets' events arrive. */
 export const ZmqStatus = {
   /** At least one peer is connected: a publisher (server side) or a subscriber (client side). */
@@ -28,6 +30,8 @@ export type ZmqServerEvents = {
   disconnect: (address: string) => void;
   /** A message was rejected; `topic` is undefined when frame 0 is not a topic. */
   rejected: (reason: ZmqRejectReason, frames: Buffer[], topic: string | undefined) => void;
+  /** Messages from a publisher in `sequence` mode never arrived (it restarted, a queue overflowed, the network broke). */
+  gap: (gap: ZmqGap) => void;
   /** A handler threw or rejected. */
   'handler-error': (topic: string, error: unknown) => void;
   /** The receive loop failed. */
@@ -58,6 +62,9 @@ export interface ZmqServerStats {
   rejected: Record<ZmqRejectReason, number>;
   /** Handler invocations that threw or rejected. */
   handlerErrors: number;
+  /** Gaps seen in sequenced streams, and the messages they add up to. */
+  gaps: number;
+  missed: number;
 }
 
 /** Counters of what the client sent. */

@@ -77,4 +77,10 @@ export interface ZmqOptions {
   maxMessageSize?: number;
   /** `ZMQ_RECONNECT_IVL`, in milliseconds: wait before reconnecting to a lost publisher. Default 100. Env `ZMQ_RECONNECT_IVL`. */
   reconnectInterval?: number;
+  /**
+   * Publishing side: number each topic's messages and append a 21-byte sequence frame, so that
+   * subscribers detect missed messages (the server's `gap` event). An explicit extension of the
+   * frames format: plain peers see one more part. Default false. Env `ZMQ_SEQUENCE` (true/false).
+   */
+  sequence?: boolean;
 }

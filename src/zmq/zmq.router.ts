@@ -12,6 +12,8 @@ interface WildcardRoute<H> {
 
 const NO_HANDLERS: readonly never[] = Object.freeze([]);
 const MATCH_CACHE_LIMIT = 10_000;
+/** Longer topics are matched afresh each time: a peer sending distinct huge topics must not fill memory. */
+const MATCH_CACHE_MAX_TOPIC_LENGTH = 256;
 
 function isWildcard(token: string): boolean {
   return token === '*' || token === '>';
@@ -67,8 +69,10 @@ export class TopicRouter<H> {
       const tokens = topic.split('.');
       const matched = this.wildcards.filter((route) => matches(route, tokens)).map((route) => route.handler);
       found = exact ? [...exact, ...matched] : matched;
-      if (this.cache.size >= MATCH_CACHE_LIMIT) this.cache.clear();
-      this.cache.set(topic, found);
+      if (topic.length <= MATCH_CACHE_MAX_TOPIC_LENGTH) {
+        if (this.cache.size >= MATCH_CACHE_LIMIT) this.cache.clear();
+        this.cache.set(topic, found);
+      }
     }
     return found;
   }

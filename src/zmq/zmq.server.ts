@@ -12,7 +12,11 @@ import { ZmqRejectReason, type ZmqServerEvents, type ZmqServerStats, ZmqStatus }
 import { ThrottledLog } from './zmq.log-throttle.js';
 import type { ZmqDeserializer, ZmqOptions } from './zmq.options.js';
 import { TopicRouter } from './zmq.router.js';
+import { GapDetector, readSequence, type ZmqSequence } from './zmq.sequence.js';
 import { asError, followPeers } from './zmq.socket.js';
+
+/** How long after a disconnect ZeroMQ has to announce its own reconnect before the server steps in. */
+const PROTOCOL_ERROR_GRACE_MS = 1000;
 
 /** Thrown by `listen()` when a handler needs request-response, which this bus does not offer. */
 export const REQUEST_RESPONSE_UNSUPPORTED =
@@ -50,7 +54,10 @@ export class ZmqServer extends Server<ZmqServerEvents, ZmqStatus> implements Cus
       [ZmqRejectReason.NO_HANDLER]: 0,
     },
     handlerErrors: 0,
+    gaps: 0,
+    missed: 0,
   };
+  private readonly gaps = new GapDetector();
 
   constructor(private readonly options: ZmqOptions = {}) {
     super();
@@ -113,6 +120,7 @@ export class ZmqServer extends Server<ZmqServerEvents, ZmqStatus> implements Cus
     });
     this._status$.next(ZmqStatus.DISCONNECTED);
     followPeers(socket, 'connect', this._status$, (event, address) => this.emit(event, address));
+    this.reconnectAfterProtocolErrors(socket);
     for (const address of options.subAddresses) {
       try {
         socket.connect(address);
@@ -136,9 +144,49 @@ export class ZmqServer extends Server<ZmqServerEvents, ZmqStatus> implements Cus
     );
   }
 
+  /**
+   * libzmq does not reconnect after a protocol error, such as a message over ZMQ_MAXMSGSIZE, so
+   * that publisher would be lost for good. Such a disconnect is the one that no reconnect attempt
+   * (`connect:retry`, emitted as soon as ZeroMQ schedules one) follows: connect again by hand.
+   */
+  private reconnectAfterProtocolErrors(socket: Subscriber): void {
+    const pending = new Map<string, NodeJS.Timeout>();
+    const settle = ({ address }: { address: string }): void => {
+      clearTimeout(pending.get(address));
+      pending.delete(address);
+    };
+    socket.events.on('connect:retry', settle);
+    socket.events.on('connect', settle);
+    socket.events.on('disconnect', (event) => {
+      settle(event);
+      const timer = setTimeout(() => {
+        pending.delete(event.address);
+        if (socket.closed) return;
+        this.logger.warn(
+          `ZeroMQ dropped the connection to "${event.address}" after a protocol error (such as a message ` +
+            `over ${describeSetting('maxMessageSize')}) and will not retry: connecting again.`,
+        );
+        try {
+          socket.disconnect(event.address);
+          socket.connect(event.address);
+        } catch (error) {
+          this.logger.error(`Reconnecting to "${event.address}" failed: ${asError(error).message}`);
+        }
+      }, PROTOCOL_ERROR_GRACE_MS);
+      pending.set(event.address, timer.unref());
+    });
+  }
+
   private async receive(socket: Subscriber): Promise<void> {
     try {
-      for await (const frames of socket) this.handleMessage(frames);
+      for await (const frames of socket) {
+        try {
+          this.handleMessage(frames);
+        } catch (error) {
+          // An application's 'rejected' or 'gap' listener that throws must not end delivery.
+          this.logger.error(`A message could not be handled: ${asError(error).stack ?? String(error)}`);
+        }
+      }
     } catch (error) {
       if (this.closing || socket.closed) return;
       this.logger.error(`The receive loop stopped: ${asError(error).message}`);
@@ -156,19 +204,34 @@ export class ZmqServer extends Server<ZmqServerEvents, ZmqStatus> implements Cus
       return this.reject(ZmqRejectReason.INVALID_TOPIC, frames, undefined, 'the topic is not valid UTF-8');
     }
     const topic = topicFrame.toString('utf8');
+    const sequence = frames.length > 1 ? readSequence(frames[frames.length - 1]!) : undefined;
+    if (sequence) this.checkSequence(topic, sequence);
     const handlers = this.router!.match(topic);
     if (handlers.length === 0) {
       return this.reject(ZmqRejectReason.NO_HANDLER, frames, topic, 'no handler matches this topic');
     }
     let data: unknown;
     try {
-      data = this.decoder!.deserialize(frames.slice(1), { topic });
+      data = this.decoder!.deserialize(frames.slice(1, sequence ? -1 : undefined), { topic });
     } catch (error) {
       return this.reject(ZmqRejectReason.DECODE_FAILED, frames, topic, asError(error).message);
     }
     this.stats.dispatched++;
-    const context = new ZmqContext([topic, frames]);
+    const context = new ZmqContext([topic, frames, sequence]);
     for (const handler of handlers) this.invoke(handler, topic, data, context);
+  }
+
+  private checkSequence(topic: string, sequence: ZmqSequence): void {
+    const gap = this.gaps.check(topic, sequence);
+    if (!gap) return;
+    this.stats.gaps++;
+    this.stats.missed += gap.missed;
+    this.rejections.log(
+      `gap:${gap.publisher}`,
+      `Missed ${gap.missed} message(s) on "${topic.slice(0, 200)}" from publisher ${gap.publisher}: ` +
+        `expected #${gap.expected}, received #${gap.received}`,
+    );
+    this.emit('gap', gap);
   }
 
   private invoke(handler: MessageHandler, topic: string, data: unknown, context: ZmqContext): void {

@@ -11,7 +11,7 @@ const COUNT = 100_000;
 class CountController {
   constructor(private readonly recorder: Recorder) {}
 
-  @EventPattern('tick')
+  @EventPattern<string>('tick')
   onTick(@Payload() [n]: string[]) {
     this.recorder.record('tick', n);
   }

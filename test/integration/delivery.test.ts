@@ -11,7 +11,7 @@ import { Recorder } from '../support/recorder.js';
 class HelloController {
   constructor(private readonly recorder: Recorder) {}
 
-  @EventPattern('hello')
+  @EventPattern<string>('hello')
   onHello(@Payload() data: unknown, @Ctx() context: ZmqContext) {
     this.recorder.record('hello', { data, topic: context.getTopic(), frames: context.getFrames() });
   }
@@ -22,7 +22,7 @@ const hex = (frames: Buffer[]) => frames.map((frame) => frame.toString('hex'));
 describe.each(TRANSPORTS)('delivery over %s', (transport) => {
   const closers: (() => unknown)[] = [];
   afterEach(async () => {
-    for (const close of closers.splice(0).reverse()) await close();
+    for (const close of closers.splice(0).toReversed()) await close();
   });
   afterAll(removeIpcDir);
 
@@ -102,6 +102,27 @@ describe.each(TRANSPORTS)('delivery over %s', (transport) => {
     expect(received!.data).toEqual(payload);
     const [frames] = await peer.receive(1);
     expect(frames!.map(String)).toEqual(['hello', JSON.stringify(payload)]);
+  });
+
+  it('uses a custom serializer and deserializer given in the options', async () => {
+    const address = await endpoint(transport);
+    // A toy codec: the payload as one frame of comma-separated numbers, read back as numbers.
+    const serializer = { serialize: ({ data }: { data: number[] }) => [data.join(',')] };
+    const deserializer = { deserialize: ([frame]: Buffer[]) => String(frame).split(',').map(Number) };
+    const { client, get } = await bus({
+      pubAddress: address,
+      subAddresses: address,
+      serializer,
+      deserializer,
+    });
+    const peer = rawSubscriber(address, ['hello']);
+    closers.push(() => peer.close());
+    await client.waitForSubscribers('hello', { count: 2 });
+
+    await lastValueFrom(client.emit('hello', [4, 5, 6]));
+    const [received] = (await get(Recorder).wait('hello', 1)) as { data: unknown }[];
+    expect(received!.data).toEqual([4, 5, 6]);
+    expect((await peer.receive(1))[0]!.map(String)).toEqual(['hello', '4,5,6']);
   });
 
   it('fails an emit the frames codec cannot carry, telling the user to choose the JSON codec', async () => {

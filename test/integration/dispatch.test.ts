@@ -10,22 +10,22 @@ import { Recorder } from '../support/recorder.js';
 class ExactController {
   constructor(private readonly recorder: Recorder) {}
 
-  @EventPattern('hello')
+  @EventPattern<string>('hello')
   first(@Payload() parts: string[]) {
     this.recorder.record('hello#1', parts[0]);
   }
 
-  @EventPattern('hello')
+  @EventPattern<string>('hello')
   second(@Payload() parts: string[]) {
     this.recorder.record('hello#2', parts[0]);
   }
 
-  @EventPattern('hello.world')
+  @EventPattern<string>('hello.world')
   nested(@Payload() parts: string[]) {
     this.recorder.record('hello.world', parts[0]);
   }
 
-  @EventPattern('end')
+  @EventPattern<string>('end')
   end(@Payload() parts: string[]) {
     this.recorder.record('end', parts[0]);
   }
@@ -35,7 +35,7 @@ class ExactController {
 class OtherController {
   constructor(private readonly recorder: Recorder) {}
 
-  @EventPattern('hello')
+  @EventPattern<string>('hello')
   elsewhere(@Payload() parts: string[]) {
     this.recorder.record('hello#3', parts[0]);
   }
@@ -45,22 +45,22 @@ class OtherController {
 class WildcardController {
   constructor(private readonly recorder: Recorder) {}
 
-  @EventPattern('cache.*')
+  @EventPattern<string>('cache.*')
   cache(@Payload() parts: string[], @Ctx() context: ZmqContext) {
     this.recorder.record('cache.*', `${context.getTopic()}:${parts[0]}`);
   }
 
-  @EventPattern('audit.>')
+  @EventPattern<string>('audit.>')
   audit(@Ctx() context: ZmqContext) {
     this.recorder.record('audit.>', context.getTopic());
   }
 
-  @EventPattern('cache.flush')
+  @EventPattern<string>('cache.flush')
   flush() {
     this.recorder.record('cache.flush', 'flush');
   }
 
-  @EventPattern('end')
+  @EventPattern<string>('end')
   end() {
     this.recorder.record('end', 'end');
   }
@@ -119,6 +119,6 @@ describe.each(TRANSPORTS)('dispatch over %s', (transport) => {
     expect(recorder.get('cache.*')).toEqual(['cache.user:p', 'cache.flush:p']);
     expect(recorder.get('cache.flush')).toEqual(['flush']);
     expect(recorder.get('audit.>')).toEqual(['audit.login', 'audit.login.failed']);
-    expect(peer!.subscriptions.sort()).toEqual(['audit.', 'cache.', 'end']);
+    expect(peer!.subscriptions.toSorted()).toEqual(['audit.', 'cache.', 'end']);
   });
 });

@@ -1,4 +1,4 @@
-import { Controller } from '@nestjs/common';
+import { Controller, type Type } from '@nestjs/common';
 import { Ctx, EventPattern, Payload, RpcException } from '@nestjs/microservices';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { ZmqContext, ZmqRejectReason } from '../../src/zmq/index.js';
@@ -10,25 +10,25 @@ import { Recorder } from '../support/recorder.js';
 class FaultyController {
   constructor(private readonly recorder: Recorder) {}
 
-  @EventPattern('boom')
+  @EventPattern<string>('boom')
   throws(@Payload() [n]: string[]) {
     this.recorder.record('boom', n);
     throw new Error(`sync failure ${n}`);
   }
 
-  @EventPattern('boom')
+  @EventPattern<string>('boom')
   alsoCalled(@Payload() [n]: string[]) {
     this.recorder.record('boom#2', n);
   }
 
-  @EventPattern('reject')
+  @EventPattern<string>('reject')
   async rejects(@Payload() [n]: string[]) {
     this.recorder.record('reject', n);
     await Promise.resolve();
     throw new RpcException(`async failure ${n}`);
   }
 
-  @EventPattern('ok')
+  @EventPattern<string>('ok')
   ok(@Payload() data: unknown, @Ctx() context: ZmqContext) {
     this.recorder.record('ok', { data, topic: context.getTopic() });
   }
@@ -39,7 +39,7 @@ class OneTokenController {
   constructor(private readonly recorder: Recorder) {}
 
   // Subscribes to everything (an empty prefix), so malformed topics reach the server at all.
-  @EventPattern('*')
+  @EventPattern<string>('*')
   any(@Ctx() context: ZmqContext) {
     this.recorder.record('*', context.getTopic());
   }
@@ -55,7 +55,10 @@ describe.each(TRANSPORTS)('faults over %s', (transport) => {
   });
   afterAll(removeIpcDir);
 
-  async function start(options: Parameters<typeof startBus>[0] = {}, controllers = [FaultyController]) {
+  async function start(
+    options: Parameters<typeof startBus>[0] = {},
+    controllers: Type[] = [FaultyController],
+  ) {
     const address = await endpoint(transport);
     peer = await rawPublisher(address);
     logger = new RecordingLogger();
@@ -107,6 +110,8 @@ describe.each(TRANSPORTS)('faults over %s', (transport) => {
         [ZmqRejectReason.NO_HANDLER]: 1,
       },
       handlerErrors: 0,
+      gaps: 0,
+      missed: 0,
     });
     expect(rejected).toEqual([
       ['empty-topic', undefined],
@@ -121,6 +126,17 @@ describe.each(TRANSPORTS)('faults over %s', (transport) => {
       logger.find('warn', /^Rejected a message \(decode-failed, "ok"\): part 0 is not valid UTF-8/),
     ).toHaveLength(1);
     expect(logger.find('debug', /^Rejected a message \(no-handler, "ok.more"\)/)).toHaveLength(1);
+  });
+
+  it('goes on delivering when an application listener throws', async () => {
+    const recorder = await start({}, [FaultyController, OneTokenController]);
+    bus!.server.on('rejected', () => {
+      throw new Error('listener bug');
+    });
+    await peer!.send(['', 'rejected']);
+    await peer!.send(['ok', 'after']);
+    expect(await recorder.wait('ok', 1)).toEqual([{ data: ['after'], topic: 'ok' }]);
+    expect(logger.find('error', /^A message could not be handled: Error: listener bug/)).toHaveLength(1);
   });
 
   it('rejects bad JSON under the JSON codec and goes on', async () => {

@@ -1,12 +1,13 @@
 import type { LoggerService } from '@nestjs/common';
-import { Subscriber, XPublisher } from 'zeromq';
+import { type SocketOptions, Subscriber, XPublisher } from 'zeromq';
 
 /**
  * A plain ZeroMQ publisher, as a CubicWeb or pyzmq peer would be. XPUB so that the test can wait
  * for the bus's subscription instead of guessing how long the slow joiner takes.
  */
-export async function rawPublisher(address: string) {
-  const socket = new XPublisher({ linger: 0 });
+export async function rawPublisher(address: string, options: SocketOptions<XPublisher> = {}) {
+  // Options before bind: libzmq copies them into the listener, so later changes miss its peers.
+  const socket = new XPublisher({ linger: 0, ...options });
   await socket.bind(address);
   const subscriptions: string[] = [];
   const waiting = new Set<() => void>();

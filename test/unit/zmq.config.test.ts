@@ -85,9 +85,9 @@ describe('resolveZmqOptions', () => {
   });
 });
 
-describe('zmqOptionsFromEnv', () => {
-  const env = (vars: Record<string, string>) => (name: string) => vars[name];
+const env = (vars: Record<string, string>) => (name: string) => vars[name];
 
+describe('zmqOptionsFromEnv', () => {
   it('reads every variable, treating empty ones as unset', () => {
     expect(
       zmqOptionsFromEnv(
@@ -102,6 +102,7 @@ describe('zmqOptionsFromEnv', () => {
           ZMQ_LINGER: '250',
           ZMQ_MAX_MESSAGE_SIZE: '-1',
           ZMQ_RECONNECT_IVL: '50',
+          ZMQ_SEQUENCE: 'TRUE',
         }),
       ),
     ).toEqual({
@@ -114,6 +115,7 @@ describe('zmqOptionsFromEnv', () => {
       linger: 250,
       maxMessageSize: -1,
       reconnectInterval: 50,
+      sequence: true,
     });
   });
 
@@ -121,6 +123,14 @@ describe('zmqOptionsFromEnv', () => {
     expect(() => zmqOptionsFromEnv(env({ ZMQ_LINGER: '1s' }))).toThrow(
       'Invalid ZMQ_LINGER (linger) = "1s": expected a whole number',
     );
+  });
+
+  it('reads ZMQ_SEQUENCE as true/false or 1/0 only', () => {
+    expect(zmqOptionsFromEnv(env({ ZMQ_SEQUENCE: '0' })).sequence).toBe(false);
+    expect(() => zmqOptionsFromEnv(env({ ZMQ_SEQUENCE: 'yes' }))).toThrow(
+      'Invalid ZMQ_SEQUENCE (sequence) = "yes": expected true or false',
+    );
+    expect(() => resolveZmqOptions({ sequence: 'true' as never })).toThrow('expected true or false');
   });
 
   it('reads process.env by default', () => {

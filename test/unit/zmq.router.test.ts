@@ -50,7 +50,7 @@ describe('TopicRouter', () => {
       ['audit.>', 3],
       ['auditor', 4],
     ]);
-    expect(router.subscriptions.sort()).toEqual(['audit.', 'auditor', 'cache.']);
+    expect(router.subscriptions.toSorted()).toEqual(['audit.', 'auditor', 'cache.']);
   });
 
   it('treats * and > inside a token as literal characters', () => {
@@ -62,6 +62,18 @@ describe('TopicRouter', () => {
   it('returns the same answer from its cache', () => {
     const router = new TopicRouter([['x.*', 'w']]);
     expect(router.match('x.y')).toBe(router.match('x.y'));
+  });
+
+  it('matches long topics as well as short ones, every time', () => {
+    const router = new TopicRouter([
+      ['x.*', 'w'],
+      ['x.>', 't'],
+    ]);
+    const long = `x.${'y'.repeat(64 * 1024)}`;
+    for (let i = 0; i < 2; i++) {
+      expect(router.match(long)).toEqual(['w', 't']);
+      expect(router.match(`${long}.z`)).toEqual(['t']);
+    }
   });
 
   it('rejects an empty pattern and > before the last token', () => {

@@ -3,7 +3,9 @@ import { describe, expect, it, vi } from 'vitest';
 import type { ZmqFrame } from '../../src/zmq/index.js';
 import { PendingEmit, SendQueue } from '../../src/zmq/zmq.send-queue.js';
 
-const emitOf = (topic: string, onFailure = vi.fn()) => new PendingEmit(topic, [topic], onFailure);
+type OnFailure = (emit: PendingEmit, error: Error, observed: boolean) => void;
+
+const emitOf = (topic: string, onFailure = vi.fn<OnFailure>()) => new PendingEmit(topic, [topic], onFailure);
 
 /** A stand-in for a zeromq.js socket that, like the real one, refuses a second pending send. */
 function fakeSocket() {
@@ -52,7 +54,7 @@ describe('SendQueue', () => {
 
   it('reports when draining times out, and fails what stop() leaves behind', async () => {
     const queue = new SendQueue();
-    const onFailure = vi.fn();
+    const onFailure = vi.fn<OnFailure>();
     const stuck = new PendingEmit('stuck', ['stuck'], onFailure);
     queue.push(stuck);
     await expect(queue.drain(1)).resolves.toBe(false);
@@ -65,7 +67,7 @@ describe('SendQueue', () => {
 
 describe('PendingEmit', () => {
   it('tells a subscriber about a failure, and reports it as observed', async () => {
-    const onFailure = vi.fn();
+    const onFailure = vi.fn<OnFailure>();
     const emit = new PendingEmit('t', [], onFailure);
     const result = lastValueFrom(emit);
     emit.fail(new Error('nope'));
@@ -74,7 +76,7 @@ describe('PendingEmit', () => {
   });
 
   it('emits undefined once and completes when sent, also for late subscribers', async () => {
-    const emit = new PendingEmit('t', [], vi.fn());
+    const emit = new PendingEmit('t', [], vi.fn<OnFailure>());
     emit.sent();
     const values: unknown[] = [];
     await new Promise<void>((resolve) =>
