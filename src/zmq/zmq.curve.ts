@@ -107,7 +107,8 @@ export function secureSubscriber(socket: Subscriber, curve: ResolvedCurve | unde
     failures.log(
       `auth:${address}`,
       `The publisher at ${address} refused this subscriber: add this instance's public key ` +
-        '(ZMQ_CURVE_PUBLIC_KEY) to ZMQ_CURVE_CLIENT_KEYS there.',
+        '(ZMQ_CURVE_PUBLIC_KEY) to ZMQ_CURVE_CLIENT_KEYS there, then restart this instance ' +
+        '(libzmq does not reconnect after a refusal).',
     ),
   );
   onHandshakeError(socket, (address, code) =>
