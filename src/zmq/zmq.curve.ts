@@ -96,6 +96,7 @@ export function curvePublicKeyOf(secretKey: string): string {
 }
 
 const logger = new Logger('ZmqCurve');
+const SOCKET_END_MARGIN_MS = 2000;
 
 /** Makes a SUB socket a CURVE client with this instance's key pair, and logs failed handshakes. */
 export function secureSubscriber(socket: Subscriber, curve: ResolvedCurve | undefined): void {
@@ -142,7 +143,7 @@ export function setCurveServerKey(socket: Subscriber, curve: ResolvedCurve | und
 /**
  * Makes an XPUB socket a CURVE server that admits only `curve.clientKeys`, through the process's
  * ZAP handler. Call before `bind()`: without a ZAP handler libzmq admits every CURVE client.
- * Release the lease after closing the socket.
+ * Release the lease after closing the socket: it waits for the socket to be gone.
  */
 export async function secureXPublisher(
   socket: XPublisher,
@@ -161,6 +162,13 @@ export async function secureXPublisher(
   socket.curveServer = true;
   socket.curveSecretKey = curve.secretKey;
   socket.zapDomain = lease.domain;
+  // Each session of the socket holds a pipe to the ZAP handler until the socket is destroyed,
+  // after its linger; closing the handler before that can abort the process (libzmq 4.3.5,
+  // "Assertion failed: _state == term_ack_sent || _state == term_req_sent2", pipe.cpp:355).
+  // libzmq reports the destruction as the monitor's last event, `end`; it may drop that event,
+  // so the linger (which ZmqClient only lowers at close) bounds the wait.
+  const destroyed = new Promise<void>((resolve) => socket.events.on('end', () => resolve()));
+  const bound = (socket.linger >= 0 ? socket.linger : 0) + SOCKET_END_MARGIN_MS;
   onHandshakeError(socket, (address, code) =>
     refusals.log(
       `handshake:${code}`,
@@ -168,7 +176,17 @@ export async function secureXPublisher(
         'does not have this publisher\u2019s public key in its ZMQ_CURVE_SERVER_KEYS.',
     ),
   );
-  return lease;
+  let released: Promise<void> | undefined;
+  return {
+    domain: lease.domain,
+    release: () =>
+      (released ??= (async () => {
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([destroyed, new Promise<void>((resolve) => (timer = setTimeout(resolve, bound)))]);
+        clearTimeout(timer);
+        await lease.release();
+      })()),
+  };
 }
 
 function onHandshakeError(socket: Socket, report: (address: string, code: string) => void): void {
