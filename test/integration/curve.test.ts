@@ -117,10 +117,13 @@ function peer(...args: ConstructorParameters<typeof PythonPeer>): PythonPeer {
   return child;
 }
 
+/** Binds a Router at the ZAP endpoint and releases it again; rejects while the endpoint is taken. */
 async function bindZap(): Promise<void> {
   const router = new Router({ linger: 0 });
   try {
     await router.bind(ZAP_ENDPOINT);
+    // close() alone frees an inproc endpoint only later, in libzmq's reaper thread.
+    await router.unbind(ZAP_ENDPOINT);
   } finally {
     router.close();
   }
@@ -289,6 +292,46 @@ describe('the ZAP handler', () => {
     await two.close();
     buses.splice(buses.indexOf(two), 1);
     await bindZap();
+  });
+});
+
+describe('CURVE shutdown', () => {
+  it('closes publishers with connected subscribers, and their ZAP handler, round after round', async () => {
+    // The ZAP handler must outlive the publisher's sessions, or libzmq can abort the process.
+    for (let round = 0; round < 40; round++) {
+      const address = await endpoint(round % 2 ? 'ipc' : 'tcp');
+      const publisher = await start(
+        curve(keys.publisher, { pubAddress: address, curveClientKeys: keys.subscriber.publicKey }),
+      );
+      for (let i = 0; i < 6; i++) {
+        await start(
+          curve(keys.subscriber, { subAddresses: address, curveServerKeys: keys.publisher.publicKey }),
+        );
+      }
+      await publisher.client.waitForSubscribers('news', { count: 6 });
+      await publish(publisher, [`round ${round}`]);
+      await Promise.all(buses.splice(0).map((bus) => bus.close()));
+    }
+    await bindZap();
+  });
+});
+
+describe('a foreign ZAP handler', () => {
+  it('stops a CURVE publisher from starting, rather than letting it run unchecked', async () => {
+    const foreign = new Router({ linger: 0 });
+    await foreign.bind(ZAP_ENDPOINT);
+    try {
+      const error = await connectError(
+        curve(keys.publisher, { pubAddress: await endpoint('tcp'), curveClientKeys: '*' }),
+      );
+      expect(error).toBeInstanceOf(ZmqConfigError);
+      expect(error.message).toMatch(
+        /ZMQ_ADDRESS_PUB .* CURVE needs the ZAP endpoint inproc:\/\/zeromq\.zap\.01/,
+      );
+    } finally {
+      await foreign.unbind(ZAP_ENDPOINT);
+      foreign.close();
+    }
   });
 });
 
