@@ -163,10 +163,10 @@ export async function secureXPublisher(
   socket.curveSecretKey = curve.secretKey;
   socket.zapDomain = lease.domain;
   // Each session of the socket holds a pipe to the ZAP handler until the socket is destroyed,
-  // after its linger; closing the handler before that can abort the process (libzmq 4.3.5,
-  // "Assertion failed: _state == term_ack_sent || _state == term_req_sent2", pipe.cpp:355).
-  // libzmq reports the destruction as the monitor's last event, `end`; it may drop that event,
-  // so the linger (which ZmqClient only lowers at close) bounds the wait.
+  // after its linger, and the handler must keep receiving until then: an idle ROUTER does not
+  // acknowledge the pipes' termination. libzmq reports the destruction as the monitor's last
+  // event, `end`; it may drop that event, so the linger (which ZmqClient only lowers at close)
+  // bounds the wait.
   const destroyed = new Promise<void>((resolve) => socket.events.on('end', () => resolve()));
   const bound = (socket.linger >= 0 ? socket.linger : 0) + SOCKET_END_MARGIN_MS;
   onHandshakeError(socket, (address, code) =>
