@@ -159,9 +159,14 @@ export async function secureXPublisher(
         `Refused a subscriber from ${peer}: its public key is not in ZMQ_CURVE_CLIENT_KEYS.`,
       ),
   });
-  socket.curveServer = true;
-  socket.curveSecretKey = curve.secretKey;
-  socket.zapDomain = lease.domain;
+  try {
+    socket.curveServer = true;
+    socket.curveSecretKey = curve.secretKey;
+    socket.zapDomain = lease.domain;
+  } catch (error) {
+    await lease.release();
+    throw error;
+  }
   // Each session of the socket holds a pipe to the ZAP handler until the socket is destroyed,
   // after its linger, and the handler must keep receiving until then: an idle ROUTER does not
   // acknowledge the pipes' termination. libzmq reports the destruction as the monitor's last
