@@ -6,11 +6,13 @@ import { XPublisher } from 'zeromq';
 import { createSerializer, ZmqPayloadError } from './zmq.codec.js';
 import { describeSetting, resolveZmqOptions, type ResolvedZmqOptions, ZmqConfigError } from './zmq.config.js';
 import { REJECTION_LOG_INTERVAL_MS } from './zmq.constants.js';
+import { secureXPublisher } from './zmq.curve.js';
 import { type ZmqClientEvents, type ZmqClientStats, ZmqStatus } from './zmq.events.js';
 import { ThrottledLog } from './zmq.log-throttle.js';
 import type { ZmqFrame, ZmqOptions, ZmqSerializer } from './zmq.options.js';
 import { PendingEmit, SendQueue } from './zmq.send-queue.js';
 import { SequenceStamper } from './zmq.sequence.js';
+import type { ZapLease } from './zmq.zap.js';
 import { REQUEST_RESPONSE_UNSUPPORTED } from './zmq.server.js';
 import { asError, followPeers } from './zmq.socket.js';
 
@@ -60,6 +62,7 @@ export class ZmqClient
   private settings: ResolvedZmqOptions | undefined;
   private encoder: ZmqSerializer | undefined;
   private stamper: SequenceStamper | undefined;
+  private zap: ZapLease | undefined;
   /** Set when this instance cannot publish (no address, or closed): every emit fails with it. */
   private refusal: Error | undefined;
   private failed = 0;
@@ -271,9 +274,11 @@ export class ZmqClient
       this.emitter.emit(event, address),
     );
     try {
+      this.zap = await secureXPublisher(socket, options.curve);
       await socket.bind(options.pubAddress);
     } catch (error) {
       socket.close();
+      await this.zap?.release();
       throw new ZmqConfigError(
         `Cannot bind ${describeSetting('pubAddress')} to "${options.pubAddress}": ${asError(error).message}`,
       );
@@ -328,6 +333,7 @@ export class ZmqClient
       socket.linger = Math.max(0, linger - (Date.now() - started));
       socket.close();
     }
+    await this.zap?.release();
     this.socket = undefined;
     this._status$.next(ZmqStatus.DISCONNECTED);
     for (const check of this.subscriptionChanged) check();

@@ -1,4 +1,5 @@
 import { ZMQ_DEFAULTS, ZMQ_ENV, ZMQ_SCHEMES } from './zmq.constants.js';
+import { curveKeyProblem, curvePublicKeyOf, curveSupported, type ResolvedCurve } from './zmq.curve.js';
 import type {
   ZmqBackpressure,
   ZmqCodec,
@@ -41,6 +42,8 @@ export interface ResolvedZmqOptions {
   sequence: boolean;
   /** Whether any address is an IPv6 literal, which needs `ZMQ_IPV6` on the socket. */
   ipv6: boolean;
+  /** CURVE keys, checked; undefined when CURVE is off. */
+  curve: ResolvedCurve | undefined;
 }
 
 /** Splits a comma-separated address list the way CubicWeb does: trim each entry, drop empty ones. */
@@ -153,6 +156,102 @@ export function resolveZmqOptions(options: ZmqOptions = {}): ResolvedZmqOptions 
     ),
     sequence: flag('sequence', options.sequence, ZMQ_DEFAULTS.sequence),
     ipv6: [pubAddress, ...subAddresses].some((address) => address?.startsWith('tcp://[')),
+    curve: resolveCurve(options, subAddresses.length, pubAddress !== undefined),
+  };
+}
+
+/** Like `invalid()`, but never shows the value: keys must not reach logs. */
+function invalidKey(option: OptionName, why: string): ZmqConfigError {
+  return new ZmqConfigError(
+    `Invalid ${describeSetting(option)}: ${why} (value not shown: keys are never logged).`,
+  );
+}
+
+function checkKeys(option: OptionName, keys: string[]): void {
+  keys.forEach((key, index) => {
+    if (key === '*') {
+      throw invalidKey(option, '* stands alone: it cannot be listed with keys or, for server keys, at all');
+    }
+    const problem = curveKeyProblem(key);
+    const which = keys.length > 1 ? `key ${index + 1} of ${keys.length}: ` : '';
+    if (problem) throw invalidKey(option, which + problem);
+  });
+}
+
+/** Checks the CURVE settings as a whole: each key, the pair, and the lists against the addresses. */
+function resolveCurve(
+  options: ZmqOptions,
+  subscribes: number,
+  publishes: boolean,
+): ResolvedCurve | undefined {
+  const publicKey = options.curvePublicKey?.trim() || undefined;
+  const secretKey = options.curveSecretKey?.trim() || undefined;
+  const serverKeys = parseAddressList(options.curveServerKeys);
+  const clientKeys = parseAddressList(options.curveClientKeys);
+  if (publicKey === undefined && secretKey === undefined) {
+    const stray =
+      serverKeys.length > 0 ? 'curveServerKeys' : clientKeys.length > 0 ? 'curveClientKeys' : undefined;
+    if (stray) {
+      throw new ZmqConfigError(
+        `${describeSetting(stray)} is set but CURVE is off: also set ${describeSetting('curvePublicKey')} ` +
+          `and ${describeSetting('curveSecretKey')}, or the bus runs in plain text.`,
+      );
+    }
+    return undefined;
+  }
+  if (publicKey === undefined || secretKey === undefined) {
+    const [missing, given] =
+      publicKey === undefined
+        ? (['curvePublicKey', 'curveSecretKey'] as const)
+        : (['curveSecretKey', 'curvePublicKey'] as const);
+    throw new ZmqConfigError(
+      `${describeSetting(missing)} is not set but ${describeSetting(given)} is: CURVE needs this instance's whole key pair.`,
+    );
+  }
+  if (!curveSupported()) {
+    throw new ZmqConfigError(
+      `${describeSetting('curvePublicKey')} turns CURVE on, but this zeromq build has no CURVE support ` +
+        '(zeromq.capability.curve is false).',
+    );
+  }
+  checkKeys('curvePublicKey', [publicKey]);
+  checkKeys('curveSecretKey', [secretKey]);
+  if (curvePublicKeyOf(secretKey) !== publicKey) {
+    throw invalidKey(
+      'curvePublicKey',
+      `it is not the public key of ${describeSetting('curveSecretKey')}; use both keys of one pair`,
+    );
+  }
+  checkKeys('curveServerKeys', serverKeys);
+  if (subscribes > 0 && serverKeys.length === 0) {
+    throw new ZmqConfigError(
+      `${describeSetting('curveServerKeys')} is not set: with CURVE, the subscriber needs the public key ` +
+        `of the publishers in ${describeSetting('subAddresses')}.`,
+    );
+  }
+  if (subscribes > 0 && serverKeys.length !== 1 && serverKeys.length !== subscribes) {
+    throw new ZmqConfigError(
+      `${describeSetting('curveServerKeys')} has ${serverKeys.length} keys for the ${subscribes} addresses of ` +
+        `${describeSetting('subAddresses')}: give one key per address, in the same order, or one key for all.`,
+    );
+  }
+  const admitAnyClient = clientKeys.length === 1 && clientKeys[0] === '*';
+  if (!admitAnyClient) checkKeys('curveClientKeys', clientKeys);
+  if (publishes && clientKeys.length === 0) {
+    throw new ZmqConfigError(
+      `${describeSetting('curveClientKeys')} is not set: with CURVE, the publisher admits only the ` +
+        'subscriber public keys listed there (or * for any CURVE client).',
+    );
+  }
+  return {
+    publicKey,
+    secretKey,
+    serverKeys: Array.from(
+      { length: subscribes },
+      (_, index) => serverKeys[serverKeys.length === 1 ? 0 : index]!,
+    ),
+    clientKeys: new Set(admitAnyClient ? [] : clientKeys),
+    admitAnyClient,
   };
 }
 
@@ -164,6 +263,7 @@ const NUMERIC_OPTIONS = [
   'reconnectInterval',
 ] as const;
 const TEXT_OPTIONS = ['pubAddress', 'subAddresses', 'codec', 'receiveAs', 'backpressure'] as const;
+const KEY_OPTIONS = ['curvePublicKey', 'curveSecretKey', 'curveServerKeys', 'curveClientKeys'] as const;
 
 /**
  * Reads `ZmqOptions` from environment variables (see `ZMQ_ENV`); an empty variable counts as unset.
@@ -190,6 +290,10 @@ export function zmqOptionsFromEnv(
       throw invalid('sequence', sequence, 'expected true or false');
     }
     options.sequence = sequence === 'true' || sequence === '1';
+  }
+  for (const option of KEY_OPTIONS) {
+    const value = read(option);
+    if (value !== undefined) options[option] = value;
   }
   for (const option of NUMERIC_OPTIONS) {
     const value = read(option);

@@ -21,6 +21,10 @@ export const ZMQ_ENV = {
   maxMessageSize: 'ZMQ_MAX_MESSAGE_SIZE',
   reconnectInterval: 'ZMQ_RECONNECT_IVL',
   sequence: 'ZMQ_SEQUENCE',
+  curvePublicKey: 'ZMQ_CURVE_PUBLIC_KEY',
+  curveSecretKey: 'ZMQ_CURVE_SECRET_KEY',
+  curveServerKeys: 'ZMQ_CURVE_SERVER_KEYS',
+  curveClientKeys: 'ZMQ_CURVE_CLIENT_KEYS',
 } as const;
 
 /** Defaults of every option, in one place. */

@@ -83,4 +83,27 @@ export interface ZmqOptions {
    * frames format: plain peers see one more part. Default false. Env `ZMQ_SEQUENCE` (true/false).
    */
   sequence?: boolean;
+  /**
+   * CURVE (`ZMQ_CURVE_PUBLICKEY`): this instance's public key, 40 characters of Z85 (`npm run keys`
+   * makes a pair). With `curveSecretKey` it turns CURVE encryption and authentication on for both
+   * the publisher and the subscriber; set both or neither. Default unset (plain text).
+   * Env `ZMQ_CURVE_PUBLIC_KEY`.
+   */
+  curvePublicKey?: string;
+  /** CURVE (`ZMQ_CURVE_SECRETKEY`): this instance's secret key, the pair of `curvePublicKey`. Env `ZMQ_CURVE_SECRET_KEY`. */
+  curveSecretKey?: string;
+  /**
+   * CURVE (`ZMQ_CURVE_SERVERKEY`): public keys of the publishers this instance subscribes to, as a
+   * list or a comma-separated string. Either one key per address of `subAddresses`, in the same
+   * order, or a single key for all of them. Required with CURVE when `subAddresses` is set.
+   * Env `ZMQ_CURVE_SERVER_KEYS`.
+   */
+  curveServerKeys?: string | readonly string[];
+  /**
+   * CURVE: public keys of the subscribers this instance's publisher admits (checked by a ZAP
+   * handler), as a list or a comma-separated string; `*` admits any CURVE client that has this
+   * publisher's public key (encryption without client authorization). Required with CURVE when
+   * `pubAddress` is set. Env `ZMQ_CURVE_CLIENT_KEYS`.
+   */
+  curveClientKeys?: string | readonly string[];
 }

@@ -8,6 +8,7 @@ import { createDeserializer } from './zmq.codec.js';
 import { describeSetting, resolveZmqOptions, ZmqConfigError } from './zmq.config.js';
 import { REJECTION_LOG_INTERVAL_MS, ZMQ_TRANSPORT } from './zmq.constants.js';
 import { ZmqContext } from './zmq.context.js';
+import { secureSubscriber, setCurveServerKey } from './zmq.curve.js';
 import { ZmqRejectReason, type ZmqServerEvents, type ZmqServerStats, ZmqStatus } from './zmq.events.js';
 import { ThrottledLog } from './zmq.log-throttle.js';
 import type { ZmqDeserializer, ZmqOptions } from './zmq.options.js';
@@ -118,11 +119,13 @@ export class ZmqServer extends Server<ZmqServerEvents, ZmqStatus> implements Cus
       linger: 0,
       ipv6: options.ipv6,
     });
+    secureSubscriber(socket, options.curve);
     this._status$.next(ZmqStatus.DISCONNECTED);
     followPeers(socket, 'connect', this._status$, (event, address) => this.emit(event, address));
     this.reconnectAfterProtocolErrors(socket);
-    for (const address of options.subAddresses) {
+    for (const [index, address] of options.subAddresses.entries()) {
       try {
+        setCurveServerKey(socket, options.curve, index);
         socket.connect(address);
       } catch (error) {
         socket.close();

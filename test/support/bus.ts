@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { INestMicroservice, LoggerService, Type } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
+import type { EventOfType, EventType, Socket } from 'zeromq';
 import { ZmqClient, ZmqModule, type ZmqOptions, ZmqServer } from '../../src/zmq/index.js';
 
 export type TransportName = 'tcp' | 'ipc' | 'inproc';
@@ -98,4 +99,33 @@ export function collector<T>(count: number, timeoutMs = 10_000) {
       }
     },
   };
+}
+
+/**
+ * Resolves with the next socket event of `type` (a zeromq monitor event, or any of several), or
+ * rejects after `timeoutMs`.
+ */
+export function nextSocketEvent<E extends EventType>(
+  socket: Socket,
+  type: E | readonly E[],
+  timeoutMs = 15_000,
+): Promise<EventOfType<E>> {
+  const types: readonly E[] = Array.isArray(type) ? type : [type as E];
+  return new Promise((resolve, reject) => {
+    const stop = (): void => {
+      clearTimeout(timer);
+      for (const each of types) socket.events.off(each, listener);
+    };
+    const listener = (event: EventOfType<E>): void => {
+      stop();
+      resolve(event);
+    };
+    const timer = setTimeout(() => {
+      stop();
+      reject(
+        new Error(`no ${types.map((each) => `"${each}"`).join(' or ')} socket event within ${timeoutMs} ms`),
+      );
+    }, timeoutMs);
+    for (const each of types) socket.events.on(each, listener);
+  });
 }
