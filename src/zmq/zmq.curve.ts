@@ -108,8 +108,8 @@ export function secureSubscriber(socket: Subscriber, curve: ResolvedCurve | unde
     failures.log(
       `auth:${address}`,
       `The publisher at ${address} refused this subscriber: add this instance's public key ` +
-        '(ZMQ_CURVE_PUBLIC_KEY) to ZMQ_CURVE_CLIENT_KEYS there, then restart this instance ' +
-        '(libzmq does not reconnect after a refusal).',
+        '(ZMQ_CURVE_PUBLIC_KEY) to ZMQ_CURVE_CLIENT_KEYS there; this instance keeps trying ' +
+        'to connect, about once a second.',
     ),
   );
   onHandshakeError(socket, (address, code) =>

@@ -165,9 +165,11 @@ export class ZmqServer extends Server<ZmqServerEvents, ZmqStatus> implements Cus
       const timer = setTimeout(() => {
         pending.delete(event.address);
         if (socket.closed) return;
-        this.logger.warn(
+        this.rejections.log(
+          `reconnect:${event.address}`,
           `ZeroMQ dropped the connection to "${event.address}" after a protocol error (such as a message ` +
-            `over ${describeSetting('maxMessageSize')}) and will not retry: connecting again.`,
+            `over ${describeSetting('maxMessageSize')}, or a refused CURVE handshake) and will not retry: ` +
+            'connecting again.',
         );
         try {
           socket.disconnect(event.address);

@@ -304,6 +304,29 @@ describe('the ZAP handler', () => {
   });
 });
 
+describe('CURVE refusal', () => {
+  it('lets a refused subscriber in once its publisher restarts admitting its key', async () => {
+    const address = await endpoint('tcp');
+    const strict = await start(
+      curve(keys.publisher, { pubAddress: address, curveClientKeys: keys.stranger.publicKey }),
+    );
+    const refused = nextSocketEvent(strict.client.unwrap(), 'handshake:error:auth');
+    const subscriber = await start(
+      curve(keys.subscriber, { subAddresses: address, curveServerKeys: keys.publisher.publicKey }),
+    );
+    await refused;
+    await strict.close();
+    buses.splice(buses.indexOf(strict), 1);
+
+    // libzmq gives up on a refused connection; the server connects again by itself.
+    const admitting = await start(
+      curve(keys.publisher, { pubAddress: address, curveClientKeys: keys.subscriber.publicKey }),
+    );
+    await deliver(admitting, subscriber, ['admitted at last']);
+    expect(inboxOf(subscriber).messages).toEqual([['admitted at last']]);
+  });
+});
+
 describe('CURVE shutdown', () => {
   it('closes publishers with connected subscribers and opens new ones, round after round', async () => {
     // Each round stops and restarts the ZAP handler's receiving, and closes a publisher whose

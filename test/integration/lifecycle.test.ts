@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { createConnection } from 'node:net';
 import { createInterface } from 'node:readline';
 import { Controller, Inject, Injectable, Module } from '@nestjs/common';
 import { ConfigModule } from '@nestjs/config';
@@ -16,7 +17,7 @@ import {
   ZmqServer,
   ZmqStatus,
 } from '../../src/zmq/index.js';
-import { type Bus, endpoint, freePort, removeIpcDir, startBus } from '../support/bus.js';
+import { type Bus, endpoint, freePort, nextSocketEvent, removeIpcDir, startBus } from '../support/bus.js';
 import { rawSubscriber } from '../support/peers.js';
 import { Recorder } from '../support/recorder.js';
 
@@ -125,6 +126,31 @@ describe('status, on() and unwrap()', () => {
     await subscriber.close();
     expect(serverStatus).toEqual([ZmqStatus.DISCONNECTED, ZmqStatus.CONNECTED, ZmqStatus.DISCONNECTED]);
     expect(clientStatus).toEqual([ZmqStatus.DISCONNECTED, ZmqStatus.CONNECTED, ZmqStatus.DISCONNECTED]);
+  });
+
+  it('counts a peer only once its handshake is done: a bare TCP connection does not flap the status', async () => {
+    const address = await endpoint('tcp');
+    const { client } = await bus({ pubAddress: address });
+    const statuses: string[] = [];
+    client.status.subscribe((status) => statuses.push(status));
+    const connects: string[] = [];
+    client.on('connect', (peer) => connects.push(peer));
+    const socket = client.unwrap();
+
+    const accepted = nextSocketEvent(socket, 'accept');
+    const dropped = nextSocketEvent(socket, 'disconnect');
+    const port = Number(address.split(':').at(-1));
+    const bare = createConnection({ host: '127.0.0.1', port }, () => bare.end());
+    await accepted;
+    await dropped;
+    expect(statuses).toEqual([ZmqStatus.DISCONNECTED]);
+    expect(connects).toEqual([]);
+
+    const subscriber = rawSubscriber(address, ['tick']);
+    closers.push(() => subscriber.close());
+    await client.waitForSubscribers('tick');
+    await expect.poll(() => statuses).toEqual([ZmqStatus.DISCONNECTED, ZmqStatus.CONNECTED]);
+    expect(connects).toEqual([address]);
   });
 
   it('tells who subscribed, and waits for subscribers with a timeout', async () => {
