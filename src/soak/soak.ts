@@ -1,5 +1,4 @@
-import { type ChildProcess, fork } from 'node:child_process';
-import { createInterface } from 'node:readline';
+import { type Exit, ForkedProcess } from '../demo/forked-process.js';
 import { freePorts } from '../demo/instance-process.js';
 import type { SoakCommand, SoakEvent, SoakPhase } from './protocol.js';
 
@@ -25,11 +24,6 @@ export interface SoakMeshOptions {
   startTimeoutMs?: number;
 }
 
-export interface Exit {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-}
-
 /** What one instance sent and heard, and its memory over the main phase. */
 export interface SoakResult {
   name: string;
@@ -49,86 +43,8 @@ export interface SoakResult {
   heapUsed: number;
 }
 
-type EventOf<T extends SoakEvent['type']> = Extract<SoakEvent, { type: T }>;
-
 /** One instance (`dist/soak/instance.js`) in a child process, driven over IPC. */
-class SoakChild {
-  readonly events: SoakEvent[] = [];
-  readonly exited: Promise<Exit>;
-  exit: Exit | undefined;
-  private readonly child: ChildProcess;
-  private readonly waiters = new Set<() => void>();
-
-  constructor(
-    script: string,
-    readonly name: string,
-    env: Record<string, string>,
-    onLine: (line: string) => void,
-  ) {
-    this.child = fork(script, [], {
-      silent: true,
-      env: { ...process.env, NO_COLOR: '1', INSTANCE_NAME: name, ...env },
-    });
-    for (const stream of [this.child.stdout, this.child.stderr]) {
-      if (stream) createInterface({ input: stream, crlfDelay: Infinity }).on('line', onLine);
-    }
-    this.child.on('message', (event: SoakEvent) => {
-      this.events.push(event);
-      this.wake();
-    });
-    this.exited = new Promise((resolve) =>
-      this.child.once('exit', (code, signal) => {
-        this.exit = { code, signal };
-        this.wake();
-        resolve(this.exit);
-      }),
-    );
-  }
-
-  send(command: SoakCommand): void {
-    if (!this.child.connected) throw new Error(`${this.name} is not running (cannot send ${command.type})`);
-    this.child.send(command);
-  }
-
-  /** The first event of this type that `accept` accepts; fails on timeout, exit or `failed`. */
-  waitFor<T extends SoakEvent['type']>(
-    type: T,
-    timeoutMs: number,
-    accept: (event: EventOf<T>) => boolean = () => true,
-  ): Promise<EventOf<T>> {
-    return new Promise((resolve, reject) => {
-      const finish = (outcome: () => void): void => {
-        clearTimeout(timer);
-        this.waiters.delete(poll);
-        outcome();
-      };
-      const poll = (): void => {
-        const found = this.events.find(
-          (event): event is EventOf<T> => event.type === type && accept(event as EventOf<T>),
-        );
-        const failure = this.events.find((event) => event.type === 'failed');
-        if (found) finish(() => resolve(found));
-        else if (failure?.type === 'failed')
-          finish(() => reject(new Error(`${this.name}: ${failure.command} failed: ${failure.message}`)));
-        else if (this.exit) finish(() => reject(new Error(`${this.name} exited before "${type}"`)));
-      };
-      const timer = setTimeout(
-        () => finish(() => reject(new Error(`${this.name}: no "${type}" within ${timeoutMs} ms`))),
-        timeoutMs,
-      );
-      this.waiters.add(poll);
-      poll();
-    });
-  }
-
-  kill(): void {
-    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
-  }
-
-  private wake(): void {
-    for (const waiter of this.waiters) waiter();
-  }
-}
+type SoakChild = ForkedProcess<SoakCommand, SoakEvent>;
 
 const STOP_TIMEOUT_MS = 10_000;
 
@@ -152,10 +68,11 @@ export class SoakMesh {
     const addresses = ports.map((port) => `tcp://127.0.0.1:${port}`);
     const children = names.map(
       (name, i) =>
-        new SoakChild(
+        new ForkedProcess<SoakCommand, SoakEvent>(
           script,
           name,
           {
+            INSTANCE_NAME: name,
             ZMQ_ADDRESS_PUB: addresses[i]!,
             ZMQ_ADDRESS_SUB: addresses.filter((_, j) => j !== i).join(', '),
             ZMQ_BACKPRESSURE: 'block',

@@ -1,9 +1,9 @@
 import { Controller } from '@nestjs/common';
 import { Ctx, EventPattern, Payload } from '@nestjs/microservices';
 import { lastValueFrom } from 'rxjs';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { ZmqContext, ZmqPayloadError } from '../../src/zmq/index.js';
-import { type Bus, endpoint, removeIpcDir, startBus, TRANSPORTS } from '../support/bus.js';
+import { closeAfterEach, endpoint, removeIpcDir, type startBus, TRANSPORTS } from '../support/bus.js';
 import { rawPublisher, rawSubscriber } from '../support/peers.js';
 import { Recorder } from '../support/recorder.js';
 
@@ -20,17 +20,11 @@ class HelloController {
 const hex = (frames: Buffer[]) => frames.map((frame) => frame.toString('hex'));
 
 describe.each(TRANSPORTS)('delivery over %s', (transport) => {
-  const closers: (() => unknown)[] = [];
-  afterEach(async () => {
-    for (const close of closers.splice(0).toReversed()) await close();
-  });
+  const teardown = closeAfterEach();
+  const { closers } = teardown;
+  const bus = (options: Parameters<typeof startBus>[0]) =>
+    teardown.bus(options, [HelloController], [Recorder]);
   afterAll(removeIpcDir);
-
-  async function bus(options: Parameters<typeof startBus>[0]): Promise<Bus> {
-    const started = await startBus(options, [HelloController], [Recorder]);
-    closers.push(() => started.close());
-    return started;
-  }
 
   it('puts exactly topic | part | part on the wire', async () => {
     const address = await endpoint(transport);

@@ -8,7 +8,7 @@ import { ClientsModule, EventPattern, MessagePattern, Payload } from '@nestjs/mi
 import { Test } from '@nestjs/testing';
 import { firstValueFrom, lastValueFrom } from 'rxjs';
 import { Publisher } from 'zeromq';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import {
   REQUEST_RESPONSE_UNSUPPORTED,
   ZmqClient,
@@ -17,7 +17,14 @@ import {
   ZmqServer,
   ZmqStatus,
 } from '../../src/zmq/index.js';
-import { type Bus, endpoint, freePort, nextSocketEvent, removeIpcDir, startBus } from '../support/bus.js';
+import {
+  closeAfterEach,
+  endpoint,
+  freePort,
+  nextSocketEvent,
+  removeIpcDir,
+  startBus,
+} from '../support/bus.js';
 import { rawSubscriber } from '../support/peers.js';
 import { Recorder } from '../support/recorder.js';
 
@@ -39,17 +46,8 @@ class RequestController {
   }
 }
 
-const closers: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const close of closers.splice(0).toReversed()) await close();
-});
+const { closers, bus } = closeAfterEach();
 afterAll(removeIpcDir);
-
-async function bus(...args: Parameters<typeof startBus>): Promise<Bus> {
-  const started = await startBus(...args);
-  closers.push(() => started.close());
-  return started;
-}
 
 describe('startup errors', () => {
   it.each([

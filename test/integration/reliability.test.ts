@@ -2,9 +2,9 @@ import { Controller } from '@nestjs/common';
 import { Ctx, EventPattern, Payload } from '@nestjs/microservices';
 import { lastValueFrom } from 'rxjs';
 import { Subscriber } from 'zeromq';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { SEQUENCE_FRAME_SIZE, type ZmqGap, ZmqContext } from '../../src/zmq/index.js';
-import { type Bus, endpoint, removeIpcDir, startBus } from '../support/bus.js';
+import { closeAfterEach, endpoint, removeIpcDir } from '../support/bus.js';
 import { JsonLinesChild } from '../support/child.js';
 import { rawPublisher, RecordingLogger, rawSubscriber } from '../support/peers.js';
 import { Recorder } from '../support/recorder.js';
@@ -36,17 +36,8 @@ class SlowController {
   }
 }
 
-const closers: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const close of closers.splice(0).toReversed()) await close();
-});
+const { closers, bus } = closeAfterEach();
 afterAll(removeIpcDir);
-
-async function bus(...args: Parameters<typeof startBus>): Promise<Bus> {
-  const started = await startBus(...args);
-  closers.push(() => started.close());
-  return started;
-}
 
 describe('gap detection (sequence mode)', () => {
   it('appends one sequence frame that plain peers see and handlers do not', async () => {

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { INestMicroservice, LoggerService, Type } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
+import { afterEach } from 'vitest';
 import type { EventOfType, EventType, Socket } from 'zeromq';
 import { ZmqClient, ZmqModule, type ZmqOptions, ZmqServer } from '../../src/zmq/index.js';
 
@@ -128,4 +129,21 @@ export function nextSocketEvent<E extends EventType>(
     }, timeoutMs);
     for (const each of types) socket.events.on(each, listener);
   });
+}
+
+/**
+ * Teardown for a test file (or describe block): `closers` run in reverse order after each test,
+ * and `bus()` is `startBus()` whose app is closed then.
+ */
+export function closeAfterEach() {
+  const closers: (() => unknown)[] = [];
+  afterEach(async () => {
+    for (const close of closers.splice(0).toReversed()) await close();
+  });
+  const bus = async (...args: Parameters<typeof startBus>): Promise<Bus> => {
+    const started = await startBus(...args);
+    closers.push(() => started.close());
+    return started;
+  };
+  return { closers, bus };
 }
