@@ -8,6 +8,5 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 30_000,
     pool: 'forks',
-    retry: 0,
   },
 });

@@ -1,6 +1,7 @@
 import { type ChildProcessWithoutNullStreams, spawn, spawnSync } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { Waiters } from '../support/waiters.js';
 
 /** Debian's interpreter: python3-zmq is installed for it, not for a pyenv `python3` on PATH. */
 export const SYSTEM_PYTHON = '/usr/bin/python3';
@@ -56,7 +57,7 @@ export function hex(frames: readonly (string | Uint8Array)[]): string[] {
 export class PyzmqPeer {
   private readonly events: PeerEvent[] = [];
   private readonly stderr: string[] = [];
-  private readonly changed = new Set<() => void>();
+  private readonly changed = new Waiters();
   private exit: string | undefined;
   private readonly exited: Promise<void>;
 
@@ -131,30 +132,20 @@ export class PyzmqPeer {
 
   /** The next event of this kind, in order; fails at once if the peer reports an error or exits. */
   next(kind: string, timeoutMs = 15_000): Promise<PeerEvent> {
-    return new Promise((resolve, reject) => {
-      const check = (): void => {
+    return this.changed.until(
+      () => {
         const index = this.events.findIndex((event) => event.event === kind || event.event === 'error');
-        if (index !== -1) {
-          const [event] = this.events.splice(index, 1);
-          done();
-          if (event!.event === 'error') reject(this.failure(`reported: ${event!.message}`));
-          else resolve(event!);
-        } else if (this.exit !== undefined) {
-          done();
-          reject(this.failure(`${this.exit} while the test waited for "${kind}"`));
+        if (index === -1) {
+          if (this.exit !== undefined) throw this.failure(`${this.exit} while the test waited for "${kind}"`);
+          return undefined;
         }
-      };
-      const timer = setTimeout(() => {
-        done();
-        reject(this.failure(`said no "${kind}" within ${timeoutMs} ms`));
-      }, timeoutMs);
-      const done = (): void => {
-        clearTimeout(timer);
-        this.changed.delete(check);
-      };
-      this.changed.add(check);
-      check();
-    });
+        const [event] = this.events.splice(index, 1);
+        if (event!.event === 'error') throw this.failure(`reported: ${event!.message}`);
+        return event;
+      },
+      timeoutMs,
+      () => this.failure(`said no "${kind}" within ${timeoutMs} ms`),
+    );
   }
 
   /** Closes stdin, which makes the peer exit; kills it if it has not exited within 5 s. */
@@ -171,7 +162,7 @@ export class PyzmqPeer {
   }
 
   private notify(): void {
-    for (const check of this.changed) check();
+    this.changed.notify();
   }
 
   private failure(what: string): Error {

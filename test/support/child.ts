@@ -1,10 +1,11 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { Waiters } from './waiters.js';
 
 /** A child process that speaks JSON lines on stdout; `next` waits for a line that matches. */
 export class JsonLinesChild {
   readonly lines: Record<string, unknown>[] = [];
-  private readonly waiters = new Set<() => void>();
+  private readonly waiters = new Waiters();
   readonly process: ChildProcess;
 
   constructor(script: string, args: string[]) {
@@ -13,30 +14,17 @@ export class JsonLinesChild {
       // Nest's logger writes to stdout too: only JSON lines are the child's messages.
       if (!line.startsWith('{')) return;
       this.lines.push(JSON.parse(line) as Record<string, unknown>);
-      for (const check of this.waiters) check();
+      this.waiters.notify();
     });
   }
 
   /** Resolves with the first line (from `from` on) that `match` accepts, or rejects after `timeoutMs`. */
   next(match: (line: Record<string, unknown>) => boolean, from = 0, timeoutMs = 15_000) {
-    return new Promise<Record<string, unknown>>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.waiters.delete(check);
-        reject(
-          new Error(`no matching line within ${timeoutMs} ms; last: ${JSON.stringify(this.lines.at(-1))}`),
-        );
-      }, timeoutMs);
-      const check = () => {
-        const found = this.lines.slice(from).find(match);
-        if (found) {
-          clearTimeout(timer);
-          this.waiters.delete(check);
-          resolve(found);
-        }
-      };
-      this.waiters.add(check);
-      check();
-    });
+    return this.waiters.until(
+      () => this.lines.slice(from).find(match),
+      timeoutMs,
+      () => new Error(`no matching line within ${timeoutMs} ms; last: ${JSON.stringify(this.lines.at(-1))}`),
+    );
   }
 
   /** SIGKILL: no shutdown hook runs, the sockets vanish as they would in a crash. */

@@ -1,6 +1,7 @@
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { Waiters } from './waiters.js';
 
 /** Debian's pyzmq is importable only by the system interpreter, not the pyenv one on PATH. */
 export const SYSTEM_PYTHON = '/usr/bin/python3';
@@ -25,7 +26,7 @@ export class PythonPeer {
   readonly lines: PeerLine[] = [];
   readonly stderr: string[] = [];
   private readonly child: ChildProcessWithoutNullStreams;
-  private readonly waiters = new Set<() => void>();
+  private readonly waiters = new Waiters();
   private exited = false;
 
   constructor(role: 'sub' | 'pub', endpoint: string, keys: PeerKeys = {}) {
@@ -37,12 +38,12 @@ export class PythonPeer {
     this.child = spawn(SYSTEM_PYTHON, [SCRIPT, role, endpoint], { env, stdio: 'pipe' });
     createInterface({ input: this.child.stdout }).on('line', (line) => {
       this.lines.push(JSON.parse(line) as PeerLine);
-      for (const check of this.waiters) check();
+      this.waiters.notify();
     });
     createInterface({ input: this.child.stderr }).on('line', (line) => this.stderr.push(line));
     this.child.on('exit', () => {
       this.exited = true;
-      for (const check of this.waiters) check();
+      this.waiters.notify();
     });
   }
 
@@ -52,28 +53,16 @@ export class PythonPeer {
 
   /** Resolves with the first line that matches; rejects on exit or after `timeoutMs`. */
   waitFor(match: (line: PeerLine) => boolean, what: string, timeoutMs = 15_000): Promise<PeerLine> {
-    return new Promise((resolve, reject) => {
-      const check = (): void => {
+    return this.waiters.until(
+      () => {
         const line = this.lines.find(match);
-        if (line) {
-          done();
-          resolve(line);
-        } else if (this.exited) {
-          done();
-          reject(new Error(`pyzmq peer exited before ${what}: ${this.stderr.join('\n')}`));
-        }
-      };
-      const timer = setTimeout(() => {
-        done();
-        reject(new Error(`pyzmq peer: no ${what} within ${timeoutMs} ms; saw ${JSON.stringify(this.lines)}`));
-      }, timeoutMs);
-      const done = (): void => {
-        clearTimeout(timer);
-        this.waiters.delete(check);
-      };
-      this.waiters.add(check);
-      check();
-    });
+        if (!line && this.exited)
+          throw new Error(`pyzmq peer exited before ${what}: ${this.stderr.join('\n')}`);
+        return line;
+      },
+      timeoutMs,
+      () => new Error(`pyzmq peer: no ${what} within ${timeoutMs} ms; saw ${JSON.stringify(this.lines)}`),
+    );
   }
 
   /** Asks the peer to stop (closes its stdin) and waits for it to exit. */

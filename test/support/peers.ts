@@ -1,4 +1,5 @@
 import type { LoggerService } from '@nestjs/common';
+import { Waiters } from './waiters.js';
 import { type SocketOptions, Subscriber, XPublisher } from 'zeromq';
 
 /**
@@ -10,12 +11,12 @@ export async function rawPublisher(address: string, options: SocketOptions<XPubl
   const socket = new XPublisher({ linger: 0, ...options });
   await socket.bind(address);
   const subscriptions: string[] = [];
-  const waiting = new Set<() => void>();
+  const waiting = new Waiters();
   void (async () => {
     try {
       for await (const [message] of socket) {
         if (message?.[0] === 1) subscriptions.push(message.toString('utf8', 1));
-        for (const check of waiting) check();
+        waiting.notify();
       }
     } catch {
       // closed
@@ -25,22 +26,12 @@ export async function rawPublisher(address: string, options: SocketOptions<XPubl
     socket,
     subscriptions,
     /** Resolves once a subscription that `topic` matches has arrived. */
-    subscribed(topic: string, timeoutMs = 10_000): Promise<void> {
-      return new Promise((resolve, reject) => {
-        const timer = setTimeout(
-          () => reject(new Error(`no subscription for "${topic}" within ${timeoutMs} ms`)),
-          timeoutMs,
-        );
-        const check = () => {
-          if (subscriptions.some((prefix) => topic.startsWith(prefix))) {
-            clearTimeout(timer);
-            waiting.delete(check);
-            resolve();
-          }
-        };
-        waiting.add(check);
-        check();
-      });
+    subscribed(topic: string, timeoutMs = 10_000): Promise<true> {
+      return waiting.until(
+        () => subscriptions.some((prefix) => topic.startsWith(prefix)) || undefined,
+        timeoutMs,
+        () => new Error(`no subscription for "${topic}" within ${timeoutMs} ms`),
+      );
     },
     send: (frames: (string | Buffer)[]) => socket.send(frames),
     close: () => socket.close(),

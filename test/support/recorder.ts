@@ -1,16 +1,17 @@
 import { Injectable } from '@nestjs/common';
+import { Waiters } from './waiters.js';
 
 /** Collects what handlers received, by name, and lets a test wait for a number of them. */
 @Injectable()
 export class Recorder {
   private readonly seen = new Map<string, unknown[]>();
-  private readonly waiters = new Set<() => void>();
+  private readonly waiters = new Waiters();
 
   record(name: string, value: unknown): void {
     const list = this.seen.get(name) ?? [];
     list.push(value);
     this.seen.set(name, list);
-    for (const check of this.waiters) check();
+    this.waiters.notify();
   }
 
   get(name: string): unknown[] {
@@ -19,20 +20,10 @@ export class Recorder {
 
   /** Resolves with the first `count` values recorded under `name`, or rejects after `timeoutMs`. */
   wait(name: string, count: number, timeoutMs = 10_000): Promise<unknown[]> {
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.waiters.delete(check);
-        reject(new Error(`"${name}": expected ${count}, got ${this.get(name).length}`));
-      }, timeoutMs);
-      const check = () => {
-        if (this.get(name).length >= count) {
-          clearTimeout(timer);
-          this.waiters.delete(check);
-          resolve(this.get(name).slice(0, count));
-        }
-      };
-      this.waiters.add(check);
-      check();
-    });
+    return this.waiters.until(
+      () => (this.get(name).length >= count ? this.get(name).slice(0, count) : undefined),
+      timeoutMs,
+      () => new Error(`"${name}": expected ${count}, got ${this.get(name).length}`),
+    );
   }
 }
