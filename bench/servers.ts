@@ -1,7 +1,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { freePort } from '../src/demo/instance-process.js';
+
+export { freePort };
 
 /** A broker the benchmark started on loopback, or why it could not. */
 export type Broker =
@@ -9,18 +11,6 @@ export type Broker =
   | { ok: false; name: string; reason: string };
 
 const READY_TIMEOUT_MS = 15_000;
-
-/** A free loopback TCP port: the kernel picks it, and we release it for the broker to bind. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /**
  * redis-server with nothing persisted and no output-buffer limit on pub/sub clients: the default

@@ -1,28 +1,18 @@
 import 'reflect-metadata';
-import { createServer } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { INestMicroservice, LoggerService, Type } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
+import { freePort } from '../../src/demo/instance-process.js';
+
+export { freePort };
 import { afterEach } from 'vitest';
 import type { EventOfType, EventType, Socket } from 'zeromq';
 import { ZmqClient, ZmqModule, type ZmqOptions, ZmqServer } from '../../src/zmq/index.js';
 
 export type TransportName = 'tcp' | 'ipc' | 'inproc';
 export const TRANSPORTS: TransportName[] = ['tcp', 'ipc', 'inproc'];
-
-/** A free loopback TCP port: the kernel picks it, and we release it for ZeroMQ to bind. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 let ipcDir: string | undefined;
 let counter = 0;
