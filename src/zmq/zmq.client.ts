@@ -36,6 +36,12 @@ async function sendWhenRoom(socket: XPublisher, frames: ZmqFrame[]): Promise<voi
   }
 }
 
+function isFrameList(value: unknown): value is ZmqFrame[] {
+  return (
+    Array.isArray(value) && value.every((frame) => typeof frame === 'string' || frame instanceof Uint8Array)
+  );
+}
+
 /** Options of `ZmqClient.waitForSubscribers()`. */
 export interface WaitForSubscribersOptions {
   /** How many matching subscriptions to wait for. Default 1. */
@@ -227,10 +233,8 @@ export class ZmqClient
     }
     this.encoder ??= createSerializer(this.resolve());
     const payload = this.encoder.serialize(packet);
-    if (
-      !Array.isArray(payload) ||
-      !payload.every((frame) => typeof frame === 'string' || frame instanceof Uint8Array)
-    ) {
+    // The built-in codecs check their own output; only a custom serializer's needs checking here.
+    if (this.settings!.serializer && !isFrameList(payload)) {
       throw new ZmqPayloadError(
         `The serializer must return an array of strings or Buffers (emit "${topic}").`,
       );
