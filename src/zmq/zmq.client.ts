@@ -12,29 +12,10 @@ import { ThrottledLog } from './zmq.log-throttle.js';
 import type { ZmqFrame, ZmqOptions, ZmqSerializer } from './zmq.options.js';
 import { PendingEmit, SendQueue } from './zmq.send-queue.js';
 import { SequenceStamper } from './zmq.sequence.js';
+import { SubscriptionTracker } from './zmq.subscriptions.js';
 import type { ZapLease } from './zmq.zap.js';
 import { REQUEST_RESPONSE_UNSUPPORTED } from './zmq.server.js';
 import { asError, followPeers } from './zmq.socket.js';
-
-const ROOM_POLL_MAX_MS = 10;
-
-/**
- * Sends under `ZMQ_XPUB_NODROP`. There libzmq answers EAGAIN while a subscriber's queue is full,
- * but an XPUB socket always reports itself writable, so zeromq.js rejects instead of waiting:
- * retry with a short backoff until the subscriber has drained, or the socket is closed.
- */
-async function sendWhenRoom(socket: XPublisher, frames: ZmqFrame[]): Promise<void> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return await socket.send(frames);
-    } catch (error) {
-      if ((error as { code?: string }).code !== 'EAGAIN' || socket.closed) throw error;
-      await new Promise((resolve) =>
-        attempt === 0 ? setImmediate(resolve) : setTimeout(resolve, Math.min(attempt, ROOM_POLL_MAX_MS)),
-      );
-    }
-  }
-}
 
 function isFrameList(value: unknown): value is ZmqFrame[] {
   return (
@@ -74,8 +55,9 @@ export class ZmqClient
   private failed = 0;
   private readonly queue = new SendQueue();
   private readonly emitter = new EventEmitter();
-  private readonly subscriptions = new Map<string, number>();
-  private readonly subscriptionChanged = new Set<() => void>();
+  private readonly subscriptions = new SubscriptionTracker((subscribed, prefix) =>
+    this.emitter.emit(subscribed ? 'subscribe' : 'unsubscribe', prefix),
+  );
   private readonly failures = new ThrottledLog(REJECTION_LOG_INTERVAL_MS, (line) => this.logger.error(line));
   private readonly onEmitFailed = (emit: PendingEmit, error: Error, observed: boolean): void => {
     this.failed++;
@@ -152,7 +134,7 @@ export class ZmqClient
         if (this.closing) {
           done();
           reject(new Error('ZmqClient closed while waiting for subscribers.'));
-        } else if (this.countSubscribers(topic) >= count) {
+        } else if (this.subscriptions.count(topic) >= count) {
           done();
           resolve();
         }
@@ -162,15 +144,15 @@ export class ZmqClient
         reject(
           new Error(
             `Timed out after ${timeout} ms waiting for ${count} subscriber(s) of "${topic}" ` +
-              `(saw ${this.countSubscribers(topic)}).`,
+              `(saw ${this.subscriptions.count(topic)}).`,
           ),
         );
       }, timeout);
+      const unwatch = this.subscriptions.watch(check);
       const done = (): void => {
         clearTimeout(timer);
-        this.subscriptionChanged.delete(check);
+        unwatch();
       };
-      this.subscriptionChanged.add(check);
       check();
     });
   }
@@ -288,38 +270,20 @@ export class ZmqClient
       );
     }
     this.socket = socket;
-    void this.readSubscriptions(socket);
+    this.subscriptions
+      .follow(socket, () => this.queue.sent)
+      .catch((error: unknown) => {
+        if (!socket.closed) this.logger.error(`Reading subscriptions stopped: ${asError(error).message}`);
+      });
+    // Under XPUB_NODROP libzmq answers EAGAIN while a subscriber's queue is full, and an XPUB
+    // always reports itself writable, so zeromq.js rejects instead of waiting: retry shortly.
     this.queue.start(
+      (frames) => socket.send(frames),
       options.backpressure === 'block'
-        ? (frames) => sendWhenRoom(socket, frames)
-        : (frames) => socket.send(frames),
+        ? (error) => (error as { code?: string }).code === 'EAGAIN' && !socket.closed
+        : undefined,
     );
     this.logger.log(`Publishing on ${socket.lastEndpoint} (backpressure: ${options.backpressure})`);
-  }
-
-  private async readSubscriptions(socket: XPublisher): Promise<void> {
-    try {
-      for await (const [message] of socket) {
-        if (!message || message.length === 0 || message[0]! > 1) continue;
-        const prefix = message.toString('utf8', 1);
-        const subscribed = message[0] === 1;
-        const count = (this.subscriptions.get(prefix) ?? 0) + (subscribed ? 1 : -1);
-        if (count > 0) this.subscriptions.set(prefix, count);
-        else this.subscriptions.delete(prefix);
-        this.emitter.emit(subscribed ? 'subscribe' : 'unsubscribe', prefix);
-        for (const check of this.subscriptionChanged) check();
-      }
-    } catch (error) {
-      if (!socket.closed) this.logger.error(`Reading subscriptions stopped: ${asError(error).message}`);
-    }
-  }
-
-  private countSubscribers(topic: string): number {
-    let count = 0;
-    for (const [prefix, subscribers] of this.subscriptions) {
-      if (topic.startsWith(prefix)) count += subscribers;
-    }
-    return count;
   }
 
   private async shutdown(): Promise<void> {
@@ -340,7 +304,7 @@ export class ZmqClient
     await this.zap?.release();
     this.socket = undefined;
     this._status$.next(ZmqStatus.DISCONNECTED);
-    for (const check of this.subscriptionChanged) check();
+    this.subscriptions.stop();
     this.emitter.removeAllListeners();
   }
 }

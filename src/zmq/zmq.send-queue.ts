@@ -30,10 +30,9 @@ export class PendingEmit extends Observable<undefined> {
     const emit = this as PendingEmit;
     emit.observed = true;
     if (emit.settled) return notify(subscriber, emit.settled);
+    // No teardown: a subscriber that unsubscribes early is closed, and skipped when this
+    // settles, which is soon. A teardown would cost a closure for every awaited emit.
     (emit.observers ??= []).push(subscriber);
-    return () => {
-      emit.observers = emit.observers?.filter((observer) => observer !== subscriber);
-    };
   }
 
   sent(): void {
@@ -52,7 +51,7 @@ export class PendingEmit extends Observable<undefined> {
     this.settled = result;
     const observers = this.observers;
     this.observers = undefined;
-    if (observers) for (const observer of observers) notify(observer, result);
+    if (observers) for (const observer of observers) if (!observer.closed) notify(observer, result);
   }
 }
 
@@ -65,33 +64,56 @@ function notify(subscriber: Subscriber<undefined>, result: Settled): void {
   }
 }
 
+/** Hands frames to ZeroMQ; zeromq.js settles the promise before returning it when it can send at once. */
+export type SendFrames = (frames: ZmqFrame[]) => Promise<void>;
+/** Whether a failed send should be tried again shortly (a full subscriber under `backpressure: 'block'`). */
+export type ShouldRetry = (error: unknown) => boolean;
+
+const RETRY_MAX_DELAY_MS = 10;
+
 /**
  * Orders emits and hands them to the socket one at a time: zeromq.js allows only one pending
- * `send()` per socket ("Socket is busy writing"), so emits fired without awaiting wait here.
+ * `send()` per socket ("Socket is busy writing"), and a send that must be retried has to go
+ * before the ones behind it. An emit made while nothing is queued is sent at once, inside
+ * `emit()`; the rest follow from the previous send's settlement, with no async function or
+ * timer per message.
  */
 export class SendQueue {
   private items: (PendingEmit | undefined)[] = [];
   private head = 0;
+  /** The emit whose send has not settled yet (or is waiting to be retried). */
+  private inFlight: PendingEmit | undefined;
+  private cancelRetry: (() => void) | undefined;
+  private attempts = 0;
   /** Emits handed to ZeroMQ so far. */
   sent = 0;
-  private send: ((frames: ZmqFrame[]) => Promise<void>) | undefined;
-  private running = false;
+  private send: SendFrames | undefined;
+  private shouldRetry: ShouldRetry = () => false;
   private sendsThisTurn = 0;
+  private yielding = false;
   private drained: (() => void)[] = [];
+  private readonly onSent = (): void => this.settle();
+  private readonly onFailed = (error: unknown): void => this.settle(error);
+  private readonly resume = (): void => {
+    this.yielding = false;
+    this.next();
+  };
 
+  /** Emits not yet handed to ZeroMQ, the one being sent included. */
   get size(): number {
-    return this.items.length - this.head;
+    return this.items.length - this.head + (this.inFlight ? 1 : 0);
   }
 
   push(emit: PendingEmit): void {
     this.items.push(emit);
-    if (!this.running && this.send) void this.run();
+    if (!this.inFlight && !this.yielding) this.next();
   }
 
   /** Starts writing to a socket; everything queued before this goes first, in order. */
-  start(send: (frames: ZmqFrame[]) => Promise<void>): void {
+  start(send: SendFrames, shouldRetry?: ShouldRetry): void {
     this.send = send;
-    if (!this.running && this.size > 0) void this.run();
+    if (shouldRetry) this.shouldRetry = shouldRetry;
+    if (!this.inFlight && !this.yielding) this.next();
   }
 
   /** Resolves `true` once everything queued is handed to ZeroMQ, `false` if `timeoutMs` passes first. */
@@ -106,44 +128,92 @@ export class SendQueue {
     });
   }
 
-  /** Stops writing and fails every emit still queued; returns how many there were. */
+  /**
+   * Stops writing and fails every emit still queued, and the one waiting to be retried; returns
+   * how many there were. A send already handed to zeromq.js settles on its own.
+   */
   stop(error: Error): number {
     this.send = undefined;
     const pending = this.items.slice(this.head);
     this.items = [];
     this.head = 0;
+    if (this.cancelRetry && this.inFlight) {
+      this.cancelRetry();
+      this.cancelRetry = undefined;
+      pending.unshift(this.inFlight);
+      this.inFlight = undefined;
+    }
     for (const emit of pending) emit?.fail(error);
     return pending.length;
   }
 
-  private async run(): Promise<void> {
-    this.running = true;
-    while (this.send && this.head < this.items.length) {
-      const emit = this.items[this.head]!;
-      this.items[this.head++] = undefined;
-      if (this.head >= 4096 && this.head * 2 >= this.items.length) {
-        this.items = this.items.slice(this.head);
-        this.head = 0;
-      }
-      try {
-        await this.send(emit.frames);
-        this.sent++;
-        emit.sent();
-      } catch (err) {
-        emit.fail(err instanceof Error ? err : new Error(String(err)));
-      }
-      // With sendTimeout 0 every send resolves at once: without this a burst, or a loop of
-      // awaited emits, would starve the event loop.
-      if (++this.sendsThisTurn === SENDS_PER_TURN) {
-        this.sendsThisTurn = 0;
-        await new Promise<void>((resolve) => setImmediate(resolve));
-      }
+  /** Sends the next queued emit, unless the queue is empty, stopped, or has used up this turn. */
+  private next(): void {
+    if (!this.send || this.head >= this.items.length) return this.notifyDrained();
+    // With sendTimeout 0 every send settles at once: without a pause now and then, a burst or
+    // a loop of awaited emits would run in microtasks for ever and starve timers and I/O.
+    if (++this.sendsThisTurn > SENDS_PER_TURN) {
+      this.sendsThisTurn = 0;
+      this.yielding = true;
+      setImmediate(this.resume);
+      return;
     }
-    this.running = false;
-    if (this.size === 0) {
-      const waiters = this.drained;
-      this.drained = [];
-      for (const resolve of waiters) resolve();
+    const emit = this.items[this.head]!;
+    this.items[this.head++] = undefined;
+    if (this.head >= 4096 && this.head * 2 >= this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
     }
+    this.inFlight = emit;
+    this.attempts = 0;
+    this.attempt();
+  }
+
+  private attempt(): void {
+    this.cancelRetry = undefined;
+    const send = this.send;
+    if (!send) return this.settle(new Error('The send queue was stopped.'));
+    let sending: Promise<void>;
+    try {
+      sending = send(this.inFlight!.frames);
+    } catch (error) {
+      return this.settle(error);
+    }
+    sending.then(this.onSent, this.onFailed);
+  }
+
+  private settle(error?: unknown): void {
+    const emit = this.inFlight;
+    if (!emit) return;
+    if (error !== undefined && this.send && this.shouldRetry(error)) {
+      this.cancelRetry = this.retryLater();
+      return;
+    }
+    this.inFlight = undefined;
+    if (error === undefined) {
+      this.sent++;
+      emit.sent();
+    } else {
+      emit.fail(error instanceof Error ? error : new Error(String(error)));
+    }
+    this.next();
+  }
+
+  /** First retry on the next turn of the event loop, then after 1, 2, ... up to 10 ms. */
+  private retryLater(): () => void {
+    const delay = Math.min(this.attempts++, RETRY_MAX_DELAY_MS);
+    if (delay === 0) {
+      const immediate = setImmediate(() => this.attempt());
+      return () => clearImmediate(immediate);
+    }
+    const timer = setTimeout(() => this.attempt(), delay);
+    return () => clearTimeout(timer);
+  }
+
+  private notifyDrained(): void {
+    if (this.drained.length === 0 || this.size > 0) return;
+    const waiters = this.drained;
+    this.drained = [];
+    for (const resolve of waiters) resolve();
   }
 }
