@@ -18,6 +18,8 @@ import { asError, followPeers } from './zmq.socket.js';
 
 /** How long after a disconnect ZeroMQ has to announce its own reconnect before the server steps in. */
 const PROTOCOL_ERROR_GRACE_MS = 1000;
+/** Messages handled in a row before timers and I/O get a turn. */
+const RECEIVES_PER_TURN = 512;
 
 /** Thrown by `listen()` when a handler needs request-response, which this bus does not offer. */
 export const REQUEST_RESPONSE_UNSUPPORTED =
@@ -59,6 +61,8 @@ export class ZmqServer extends Server<ZmqServerEvents, ZmqStatus> implements Cus
     missed: 0,
   };
   private readonly gaps = new GapDetector();
+  /** Nest's default start hook, which only runs the handler: kept to tell when someone set another. */
+  private readonly defaultStartHook = this.onProcessingStartHook;
 
   constructor(private readonly options: ZmqOptions = {}) {
     super();
@@ -182,20 +186,45 @@ export class ZmqServer extends Server<ZmqServerEvents, ZmqStatus> implements Cus
     });
   }
 
+  /**
+   * Reads messages as fast as they come. While messages are queued they are read with
+   * `receiveTimeout` 0, straight off the queue: zeromq.js otherwise asks libzmq for
+   * `ZMQ_EVENTS` before each receive, which costs two system calls a message. Once the queue is
+   * empty (EAGAIN) the next receive waits; every `RECEIVES_PER_TURN` messages timers and I/O
+   * get their turn.
+   */
   private async receive(socket: Subscriber): Promise<void> {
     try {
-      for await (const frames of socket) {
-        try {
-          this.handleMessage(frames);
-        } catch (error) {
-          // An application's 'rejected' or 'gap' listener that throws must not end delivery.
-          this.logger.error(`A message could not be handled: ${asError(error).stack ?? String(error)}`);
+      while (!socket.closed) {
+        socket.receiveTimeout = -1;
+        this.deliver(await socket.receive());
+        socket.receiveTimeout = 0;
+        let received = 1;
+        for (; received < RECEIVES_PER_TURN; received++) {
+          let frames: Buffer[];
+          try {
+            frames = await socket.receive();
+          } catch (error) {
+            if ((error as { code?: string }).code === 'EAGAIN') break;
+            throw error;
+          }
+          this.deliver(frames);
         }
+        if (received === RECEIVES_PER_TURN) await new Promise((resolve) => setImmediate(resolve));
       }
     } catch (error) {
       if (this.closing || socket.closed) return;
       this.logger.error(`The receive loop stopped: ${asError(error).message}`);
       this.emit('error', asError(error));
+    }
+  }
+
+  private deliver(frames: Buffer[]): void {
+    try {
+      this.handleMessage(frames);
+    } catch (error) {
+      // An application's 'rejected' or 'gap' listener that throws must not end delivery.
+      this.logger.error(`A message could not be handled: ${asError(error).stack ?? String(error)}`);
     }
   }
 
@@ -240,17 +269,35 @@ export class ZmqServer extends Server<ZmqServerEvents, ZmqStatus> implements Cus
   }
 
   private invoke(handler: MessageHandler, topic: string, data: unknown, context: ZmqContext): void {
+    // Without processing hooks (set by tracing instrumentation, for one), Nest's wrapper around
+    // each call would only add two async functions and a closure per message.
+    if (this.onProcessingStartHook === this.defaultStartHook && !this.onProcessingEndHook) {
+      void this.call(handler, topic, data, context);
+      return;
+    }
     try {
       this.runWithProcessingHooks(context, async (runEndHook) => {
         try {
-          const result: unknown = await handler(data, context);
-          if (isObservable(result)) await lastValueFrom(result, { defaultValue: undefined });
-        } catch (error) {
-          this.onHandlerError(topic, error);
+          await this.call(handler, topic, data, context);
         } finally {
           runEndHook();
         }
       });
+    } catch (error) {
+      this.onHandlerError(topic, error);
+    }
+  }
+
+  /** Runs one handler to its end, an Observable it returns included; never rejects. */
+  private async call(
+    handler: MessageHandler,
+    topic: string,
+    data: unknown,
+    context: ZmqContext,
+  ): Promise<void> {
+    try {
+      const result: unknown = await handler(data, context);
+      if (isObservable(result)) await lastValueFrom(result, { defaultValue: undefined });
     } catch (error) {
       this.onHandlerError(topic, error);
     }
