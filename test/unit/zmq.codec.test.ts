@@ -46,6 +46,18 @@ describe('frames codec', () => {
     );
     expect(() => deserializer.deserialize([Buffer.from([0xff])])).toThrow(/part 0 is not valid UTF-8/);
   });
+
+  it('tells valid text that contains U+FFFD from invalid bytes that decode to it', () => {
+    // Decoding is checked only when the text has a U+FFFD: both kinds must land on the right side.
+    const deserializer = new ZmqFramesDeserializer();
+    expect(deserializer.deserialize([Buffer.from('a\uFFFDb')])).toEqual(['a\uFFFDb']);
+    expect(() => deserializer.deserialize([Buffer.from([0x61, 0xef, 0xbf])])).toThrow(ZmqDecodeError);
+    expect(() => deserializer.deserialize([Buffer.from([0xed, 0xa0, 0x80])])).toThrow(ZmqDecodeError);
+    expect(new ZmqJsonDeserializer().deserialize([Buffer.from('"\uFFFD"')])).toBe('\uFFFD');
+    expect(() => new ZmqJsonDeserializer().deserialize([Buffer.from([0x22, 0xff, 0x22])])).toThrow(
+      /not valid UTF-8/,
+    );
+  });
 });
 
 describe('JSON codec', () => {
