@@ -1,10 +1,9 @@
 import { EventEmitter } from 'node:events';
-import { isUtf8 } from 'node:buffer';
 import { Logger } from '@nestjs/common';
 import { type CustomTransportStrategy, type MessageHandler, Server } from '@nestjs/microservices';
 import { isObservable, lastValueFrom } from 'rxjs';
 import { Subscriber } from 'zeromq';
-import { createDeserializer } from './zmq.codec.js';
+import { createDeserializer, decodeUtf8 } from './zmq.codec.js';
 import { describeSetting, resolveZmqOptions, ZmqConfigError } from './zmq.config.js';
 import { REJECTION_LOG_INTERVAL_MS, ZMQ_TRANSPORT } from './zmq.constants.js';
 import { ZmqContext } from './zmq.context.js';
@@ -20,6 +19,8 @@ import { asError, followPeers } from './zmq.socket.js';
 const PROTOCOL_ERROR_GRACE_MS = 1000;
 /** Messages handled in a row before timers and I/O get a turn. */
 const RECEIVES_PER_TURN = 512;
+/** From how many queued messages on, reading until EAGAIN beats checking `readable` before each read. */
+const DEEP_QUEUE = 8;
 
 /** Thrown by `listen()` when a handler needs request-response, which this bus does not offer. */
 export const REQUEST_RESPONSE_UNSUPPORTED =
@@ -187,20 +188,23 @@ export class ZmqServer extends Server<ZmqServerEvents, ZmqStatus> implements Cus
   }
 
   /**
-   * Reads messages as fast as they come. While messages are queued they are read with
-   * `receiveTimeout` 0, straight off the queue: zeromq.js otherwise asks libzmq for
-   * `ZMQ_EVENTS` before each receive, which costs two system calls a message. Once the queue is
-   * empty (EAGAIN) the next receive waits; every `RECEIVES_PER_TURN` messages timers and I/O
-   * get their turn.
+   * Reads messages as fast as they come. A receive waits only when nothing is queued. After
+   * that, messages are read with `receiveTimeout` 0, which skips zeromq.js's own `ZMQ_EVENTS`
+   * check (two system calls) before each receive. While the queue stays short, `readable` still
+   * checks before each read; once a round found it deep, reading goes on until EAGAIN, since
+   * that one failed read costs as much as several checks. Every `RECEIVES_PER_TURN` messages,
+   * timers and I/O get their turn.
    */
   private async receive(socket: Subscriber): Promise<void> {
+    let queued = 0;
     try {
       while (!socket.closed) {
         socket.receiveTimeout = -1;
         this.deliver(await socket.receive());
         socket.receiveTimeout = 0;
-        let received = 1;
-        for (; received < RECEIVES_PER_TURN; received++) {
+        const deep = queued >= DEEP_QUEUE;
+        queued = 0;
+        while (queued < RECEIVES_PER_TURN && (deep || socket.readable)) {
           let frames: Buffer[];
           try {
             frames = await socket.receive();
@@ -208,9 +212,10 @@ export class ZmqServer extends Server<ZmqServerEvents, ZmqStatus> implements Cus
             if ((error as { code?: string }).code === 'EAGAIN') break;
             throw error;
           }
+          queued++;
           this.deliver(frames);
         }
-        if (received === RECEIVES_PER_TURN) await new Promise((resolve) => setImmediate(resolve));
+        if (queued === RECEIVES_PER_TURN) await new Promise((resolve) => setImmediate(resolve));
       }
     } catch (error) {
       if (this.closing || socket.closed) return;
@@ -234,10 +239,10 @@ export class ZmqServer extends Server<ZmqServerEvents, ZmqStatus> implements Cus
     if (topicFrame === undefined || topicFrame.length === 0) {
       return this.reject(ZmqRejectReason.EMPTY_TOPIC, frames, undefined, 'frame 0 (the topic) is empty');
     }
-    if (!isUtf8(topicFrame)) {
+    const topic = decodeUtf8(topicFrame);
+    if (topic === undefined) {
       return this.reject(ZmqRejectReason.INVALID_TOPIC, frames, undefined, 'the topic is not valid UTF-8');
     }
-    const topic = topicFrame.toString('utf8');
     const sequence = frames.length > 1 ? readSequence(frames[frames.length - 1]!) : undefined;
     if (sequence) this.checkSequence(topic, sequence);
     const handlers = this.router!.match(topic);
