@@ -65,7 +65,7 @@ export class ZmqFramesDeserializer implements ZmqDeserializer {
 
   deserialize(frames: Buffer[]): string[] | Buffer[] {
     if (this.receiveAs === 'buffer') return frames;
-    const parts: string[] = new Array<string>(frames.length);
+    const parts: string[] = [];
     for (let i = 0; i < frames.length; i++) {
       const part = decodeUtf8(frames[i]!);
       if (part === undefined) {
@@ -73,7 +73,7 @@ export class ZmqFramesDeserializer implements ZmqDeserializer {
           `part ${i} is not valid UTF-8 (set receiveAs: 'buffer' to accept raw bytes)`,
         );
       }
-      parts[i] = part;
+      parts.push(part);
     }
     return parts;
   }

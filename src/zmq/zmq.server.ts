@@ -204,7 +204,8 @@ export class ZmqServer extends Server<ZmqServerEvents, ZmqStatus> implements Cus
         socket.receiveTimeout = 0;
         const deep = queued >= DEEP_QUEUE;
         queued = 0;
-        while (queued < RECEIVES_PER_TURN && (deep || socket.readable)) {
+        while (queued < RECEIVES_PER_TURN) {
+          if (!deep && !socket.readable) break;
           let frames: Buffer[];
           try {
             frames = await socket.receive();
