@@ -168,3 +168,55 @@ describe.each([
     });
   });
 });
+
+// A start hook that throws synchronously is already counted as a handler error; these fail
+// asynchronously, and ZmqServer drops the promise runWithProcessingHooks returns.
+describe.each([
+  [
+    'an end hook that throws',
+    (server: ZmqServer) =>
+      server.setOnProcessingEndHook((_, context) => {
+        if ((context as ZmqContext).getPayloadFrames()[0]?.toString() === '0')
+          throw new Error('end hook bug');
+      }),
+  ],
+  [
+    'an async start hook that rejects',
+    (server: ZmqServer) =>
+      server.setOnProcessingStartHook(async (_, context, done) => {
+        if ((context as ZmqContext).getPayloadFrames()[0]?.toString() === '0')
+          throw new Error('start hook bug');
+        return done();
+      }),
+  ],
+])('%s', (_, setHook) => {
+  it('neither leaves an unhandled rejection (a crash under Node defaults) nor stops delivery', async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    closers.push(() => process.off('unhandledRejection', onUnhandled));
+    const address = await endpoint('inproc');
+    const peer = await rawPublisher(address);
+    closers.push(() => peer.close());
+    const moduleRef = await Test.createTestingModule({
+      imports: [ZmqModule.forRoot({ subAddresses: address })],
+      controllers: [HookedController],
+      providers: [HookLog],
+    }).compile();
+    moduleRef.useLogger(false);
+    const server = moduleRef.get(ZmqServer);
+    setHook(server);
+    const app = moduleRef.createNestMicroservice({ strategy: server, logger: false });
+    closers.push(() => app.close());
+    await app.listen();
+    await peer.subscribed('ok');
+
+    await peer.send(['ok', '0']);
+    await peer.send(['ok', '1']);
+    await moduleRef.get(HookLog).wait('handler', 1);
+    await expect.poll(() => moduleRef.get(HookLog).entries.map(({ message }) => message)).toContain('ok 1');
+    // Unhandled rejections are reported once the microtasks of a turn have run.
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(unhandled).toEqual([]);
+  });
+});
