@@ -281,16 +281,20 @@ export class ZmqServer extends Server<ZmqServerEvents, ZmqStatus> implements Cus
       void this.call(handler, topic, data, context);
       return;
     }
+    const hookFailed = (error: unknown): void => this.onHandlerError(topic, error, 'A processing hook');
     try {
-      this.runWithProcessingHooks(context, async (runEndHook) => {
+      // Typed void, but it returns what the start hook returns: a hook that rejects, or an end
+      // hook that throws after an await, must not become an unhandled rejection.
+      const running: unknown = this.runWithProcessingHooks(context, async (runEndHook) => {
         try {
           await this.call(handler, topic, data, context);
         } finally {
           runEndHook();
         }
       });
+      if (running instanceof Promise) running.catch(hookFailed);
     } catch (error) {
-      this.onHandlerError(topic, error);
+      hookFailed(error);
     }
   }
 
@@ -309,7 +313,7 @@ export class ZmqServer extends Server<ZmqServerEvents, ZmqStatus> implements Cus
     }
   }
 
-  private onHandlerError(topic: string, error: unknown): void {
+  private onHandlerError(topic: string, error: unknown, what = 'Handler'): void {
     this.stats.handlerErrors++;
     // Nest's exception filter turns an unknown error into { status, message } after logging it.
     const reason =
@@ -318,7 +322,7 @@ export class ZmqServer extends Server<ZmqServerEvents, ZmqStatus> implements Cus
         : typeof (error as { message?: unknown })?.message === 'string'
           ? (error as { message: string }).message
           : String(error);
-    this.handlerFailures.log(topic, `Handler for "${topic}" failed: ${reason}`);
+    this.handlerFailures.log(topic, `${what} for "${topic}" failed: ${reason}`);
     this.emit('handler-error', topic, error);
   }
 

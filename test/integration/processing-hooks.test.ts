@@ -169,8 +169,8 @@ describe.each([
   });
 });
 
-// A start hook that throws synchronously is already counted as a handler error; these fail
-// asynchronously, and ZmqServer drops the promise runWithProcessingHooks returns.
+// A start hook that throws synchronously is counted as a handler error; these fail
+// asynchronously, through the promise that runWithProcessingHooks returns.
 describe.each([
   [
     'an end hook that throws',
@@ -218,5 +218,7 @@ describe.each([
     // Unhandled rejections are reported once the microtasks of a turn have run.
     await new Promise((resolve) => setImmediate(resolve));
     expect(unhandled).toEqual([]);
+    // Counted and logged as the failure of that message's processing.
+    await expect.poll(() => server.getStats().handlerErrors).toBe(1);
   });
 });
