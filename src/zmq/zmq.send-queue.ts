@@ -75,8 +75,8 @@ const RETRY_MAX_DELAY_MS = 10;
  * Orders emits and hands them to the socket one at a time: zeromq.js allows only one pending
  * `send()` per socket ("Socket is busy writing"), and a send that must be retried has to go
  * before the ones behind it. An emit made while nothing is queued is sent at once, inside
- * `emit()`; the rest follow from the previous send's settlement, with no async function or
- * timer per message.
+ * `emit()` (unless it is the one that yields to the event loop, every `SENDS_PER_TURN`); the
+ * rest follow from the previous send's settlement, with no async function or timer per message.
  */
 export class SendQueue {
   private items: (PendingEmit | undefined)[] = [];
