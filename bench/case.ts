@@ -146,6 +146,8 @@ export interface CaseOptions {
   servers: ServerAddresses;
   /** Write V8 profiles of each child's timed region into this folder. */
   profile?: { dir: string; kind: 'cpu' | 'heap' };
+  /** Give raw zeromq.js subscribers this many megabytes of live heap (`--raw-heap-mb`). */
+  rawHeapMb?: number;
 }
 
 /** Runs one scenario for one peer in fresh processes: one publisher, `scenario.subscribers` subscribers. */
@@ -166,7 +168,16 @@ export async function runCase(peer: PeerName, scenario: Scenario, options: CaseO
       ...options.profile,
       name: `${peer}-${scenario.label.replace(/\W+/g, '_')}-${name.replace(/\W+/g, '_')}`,
     };
-    const child = new Child(name, { role, peer, scenario, endpoint, servers: options.servers, profile });
+    const rawHeapMb = peer === 'raw-zmq' && role === 'sub' ? options.rawHeapMb : undefined;
+    const child = new Child(name, {
+      role,
+      peer,
+      scenario,
+      endpoint,
+      servers: options.servers,
+      profile,
+      rawHeapMb,
+    });
     children.push(child);
     return child;
   };

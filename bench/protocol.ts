@@ -57,6 +57,8 @@ export interface ChildArgs {
   servers: ServerAddresses;
   /** Write a V8 profile of this child's timed region. */
   profile?: ProfileRequest;
+  /** Raw zeromq.js subscribers only: megabytes of live heap to hold, as a Nest app does. */
+  rawHeapMb?: number;
 }
 
 export interface Usage {

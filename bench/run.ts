@@ -27,6 +27,8 @@ const { values: flags } = parseArgs({
     /** Write sampled allocation profiles of each child's timed region into this folder. */
     'heap-prof': { type: 'string' },
     out: { type: 'string' },
+    /** Raw zeromq.js subscribers hold this many MB of live heap, as a Nest app does. */
+    'raw-heap-mb': { type: 'string' },
   },
 });
 
@@ -44,6 +46,8 @@ function pick<T extends string>(list: string | undefined, allowed: readonly T[],
 const smoke = flags.smoke!;
 const peers = pick<PeerName>(flags.peers, PEERS, 'peer');
 const workloads = new Set(pick<WorkloadName>(flags.workloads, WORKLOADS, 'workload'));
+const rawHeapMb = flags['raw-heap-mb'] === undefined ? undefined : Number(flags['raw-heap-mb']);
+if (rawHeapMb !== undefined && !(rawHeapMb > 0)) throw new Error('--raw-heap-mb needs a number of megabytes');
 const outDir = flags.out ?? join(ROOT, 'bench', 'results', smoke ? 'smoke' : '');
 const tty = process.stderr.isTTY;
 
@@ -105,7 +109,7 @@ async function main(): Promise<number> {
         });
         continue;
       }
-      results.push(await runCase(peer, scenario, { servers, profile }));
+      results.push(await runCase(peer, scenario, { servers, profile, rawHeapMb }));
     }
   }
   progress(`done in ${((Date.now() - started) / 1000).toFixed(0)} s`);
@@ -129,9 +133,12 @@ async function main(): Promise<number> {
         : { name: broker.name, missing: broker.reason },
     ),
     durationSeconds: (Date.now() - started) / 1000,
+    rawHeapMb,
   };
 
   console.log(formatTable(rows));
+  if (rawHeapMb)
+    console.log(`raw zeromq.js subscribers held ${rawHeapMb} MB of extra live heap (--raw-heap-mb).`);
   const problems = results.filter((result) => result.status === 'loss' || result.status === 'error');
   for (const result of problems) {
     console.log(
