@@ -78,6 +78,20 @@ await client.connect();
 await measure('raw: await socket.send() loop', async () => {
   for (let i = 0; i < COUNT; i++) await socket.send(['bench', payload]);
 });
+// By default zeromq.js checks the socket's events (poll + getpid) before every send; with
+// sendTimeout 0 it does not, unless a receive is pending, which it then checks after every send.
+// The client sets sendTimeout 0 and leaves no receive pending while it sends.
+const quick = new XPublisher({ noDrop: true, sendTimeout: 0 });
+await quick.bind('tcp://127.0.0.1:*');
+await measure('raw, sendTimeout 0', async () => {
+  for (let i = 0; i < COUNT; i++) await quick.send(['bench', payload]);
+});
+const pendingReceive = quick.receive().catch(() => undefined);
+await measure('raw, sendTimeout 0, a receive pending', async () => {
+  for (let i = 0; i < COUNT; i++) await quick.send(['bench', payload]);
+});
+quick.close();
+await pendingReceive;
 await measure('bus: await lastValueFrom(client.emit()) loop', async () => {
   for (let i = 0; i < COUNT; i++) await lastValueFrom(client.emit('bench', [payload]));
 });
