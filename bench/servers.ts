@@ -34,7 +34,7 @@ export async function startRedis(): Promise<Broker> {
     ],
     /Ready to accept connections/,
     port,
-    /v=(\S+)/,
+    /[Vv]ersion=([^,\s]+)/,
   );
 }
 
