@@ -92,8 +92,9 @@ export class SendQueue {
   private sendsThisTurn = 0;
   private yielding = false;
   private drained: (() => void)[] = [];
-  private readonly onSent = (): void => this.settle();
-  private readonly onFailed = (error: unknown): void => this.settle(error);
+  private readonly onSent = (): void => this.settle(undefined);
+  private readonly onFailed = (error: unknown): void =>
+    this.settle(error instanceof Error ? error : new Error(`The send failed: ${String(error)}`));
   private readonly resume = (): void => {
     this.yielding = false;
     this.next();
@@ -106,14 +107,14 @@ export class SendQueue {
 
   push(emit: PendingEmit): void {
     this.items.push(emit);
-    if (!this.inFlight && !this.yielding) this.next();
+    this.next();
   }
 
   /** Starts writing to a socket; everything queued before this goes first, in order. */
   start(send: SendFrames, shouldRetry?: ShouldRetry): void {
     this.send = send;
     if (shouldRetry) this.shouldRetry = shouldRetry;
-    if (!this.inFlight && !this.yielding) this.next();
+    this.next();
   }
 
   /** Resolves `true` once everything queued is handed to ZeroMQ, `false` if `timeoutMs` passes first. */
@@ -147,8 +148,13 @@ export class SendQueue {
     return pending.length;
   }
 
-  /** Sends the next queued emit, unless the queue is empty, stopped, or has used up this turn. */
+  /**
+   * Sends the next queued emit, unless one is in flight, the queue is empty or stopped, or this
+   * turn is used up. Observers run synchronously when an emit settles, and one that emits again
+   * re-enters here: hence the in-flight check.
+   */
   private next(): void {
+    if (this.inFlight || this.yielding) return;
     if (!this.send || this.head >= this.items.length) return this.notifyDrained();
     // With sendTimeout 0 every send settles at once: without a pause now and then, a burst or
     // a loop of awaited emits would run in microtasks for ever and starve timers and I/O.
@@ -177,24 +183,25 @@ export class SendQueue {
     try {
       sending = send(this.inFlight!.frames);
     } catch (error) {
-      return this.settle(error);
+      return this.onFailed(error);
     }
     sending.then(this.onSent, this.onFailed);
   }
 
-  private settle(error?: unknown): void {
+  /** Ends the in-flight send: `error` undefined when it was handed to ZeroMQ. */
+  private settle(error: Error | undefined): void {
     const emit = this.inFlight;
     if (!emit) return;
-    if (error !== undefined && this.send && this.shouldRetry(error)) {
+    if (error && this.send && this.shouldRetry(error)) {
       this.cancelRetry = this.retryLater();
       return;
     }
     this.inFlight = undefined;
-    if (error === undefined) {
+    if (error) {
+      emit.fail(error);
+    } else {
       this.sent++;
       emit.sent();
-    } else {
-      emit.fail(error instanceof Error ? error : new Error(String(error)));
     }
     this.next();
   }

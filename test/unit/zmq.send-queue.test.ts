@@ -263,6 +263,23 @@ describe('SendQueue hand-off', () => {
     expect(queue.sent).toBe(1);
   });
 
+  it('keeps one send at a time when an observer emits again as its emit completes', async () => {
+    // rxjs calls observers synchronously: one that emits from its callback re-enters the queue
+    // while the queue is settling the previous send.
+    const queue = new SendQueue();
+    const socket = fakeSocket();
+    queue.start(socket.send);
+    const emits = [emitOf('a'), emitOf('b')];
+    const chained = emitOf('chained');
+    emits[0]!.subscribe({ complete: () => queue.push(chained) });
+    const all = Promise.all([...emits, chained].map((emit) => lastValueFrom(emit)));
+    for (const emit of emits) queue.push(emit);
+    await all;
+    expect(socket.sent.map(([topic]) => topic)).toEqual(['a', 'b', 'chained']);
+    expect(socket.overlaps()).toBe(0);
+    expect(queue.sent).toBe(3);
+  });
+
   it('does not notify an observer that unsubscribed before the emit settled', async () => {
     const queue = new SendQueue();
     const inSocket = deferred();
