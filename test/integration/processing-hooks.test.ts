@@ -87,8 +87,8 @@ const MESSAGES = [
 ];
 const FAILING = 2;
 
-/** A Nest microservice on ZmqServer whose processing hooks are set before it listens, as tracing does. */
-async function startHooked(address: string, hooks: { start: boolean; end: boolean }) {
+/** A Nest microservice on ZmqServer; `setHooks` runs before it listens, as tracing sets its hooks. */
+async function startWithHooks(address: string, setHooks: (server: ZmqServer, log: HookLog) => void) {
   const moduleRef = await Test.createTestingModule({
     imports: [ZmqModule.forRoot({ subAddresses: address })],
     controllers: [HookedController],
@@ -97,31 +97,38 @@ async function startHooked(address: string, hooks: { start: boolean; end: boolea
   moduleRef.useLogger(false);
   const server = moduleRef.get(ZmqServer);
   const log = moduleRef.get(HookLog);
-  const hookCalls: { transportId: unknown; context: unknown }[] = [];
-  const started = new Map<string, unknown>();
-  const sameContext: boolean[] = [];
-  if (hooks.start) {
-    server.setOnProcessingStartHook((transportId, context, done) => {
-      hookCalls.push({ transportId, context });
-      const zmq = context as ZmqContext;
-      log.push('start', zmq);
-      started.set(zmq.getTopic() + zmq.getPayloadFrames().join(','), context);
-      return log.spans.run(`span ${zmq.getTopic()} ${zmq.getPayloadFrames().join(',')}`, done);
-    });
-  }
-  if (hooks.end) {
-    server.setOnProcessingEndHook((transportId, context) => {
-      hookCalls.push({ transportId, context });
-      const zmq = context as ZmqContext;
-      if (hooks.start)
-        sameContext.push(started.get(zmq.getTopic() + zmq.getPayloadFrames().join(',')) === zmq);
-      log.push('end', zmq);
-    });
-  }
+  setHooks(server, log);
   const app = moduleRef.createNestMicroservice({ strategy: server, logger: false });
   closers.push(() => app.close());
   await app.init();
   await app.listen();
+  return { server, log };
+}
+
+async function startHooked(address: string, hooks: { start: boolean; end: boolean }) {
+  const hookCalls: { transportId: unknown; context: unknown }[] = [];
+  const started = new Map<string, unknown>();
+  const sameContext: boolean[] = [];
+  const { server, log } = await startWithHooks(address, (server, log) => {
+    if (hooks.start) {
+      server.setOnProcessingStartHook((transportId, context, done) => {
+        hookCalls.push({ transportId, context });
+        const zmq = context as ZmqContext;
+        log.push('start', zmq);
+        started.set(zmq.getTopic() + zmq.getPayloadFrames().join(','), context);
+        return log.spans.run(`span ${zmq.getTopic()} ${zmq.getPayloadFrames().join(',')}`, done);
+      });
+    }
+    if (hooks.end) {
+      server.setOnProcessingEndHook((transportId, context) => {
+        hookCalls.push({ transportId, context });
+        const zmq = context as ZmqContext;
+        if (hooks.start)
+          sameContext.push(started.get(zmq.getTopic() + zmq.getPayloadFrames().join(',')) === zmq);
+        log.push('end', zmq);
+      });
+    }
+  });
   return { server, log, hookCalls, sameContext };
 }
 
@@ -198,23 +205,13 @@ describe.each([
     const address = await endpoint('inproc');
     const peer = await rawPublisher(address);
     closers.push(() => peer.close());
-    const moduleRef = await Test.createTestingModule({
-      imports: [ZmqModule.forRoot({ subAddresses: address })],
-      controllers: [HookedController],
-      providers: [HookLog],
-    }).compile();
-    moduleRef.useLogger(false);
-    const server = moduleRef.get(ZmqServer);
-    setHook(server);
-    const app = moduleRef.createNestMicroservice({ strategy: server, logger: false });
-    closers.push(() => app.close());
-    await app.listen();
+    const { server, log } = await startWithHooks(address, setHook);
     await peer.subscribed('ok');
 
     await peer.send(['ok', '0']);
     await peer.send(['ok', '1']);
-    await moduleRef.get(HookLog).wait('handler', 1);
-    await expect.poll(() => moduleRef.get(HookLog).entries.map(({ message }) => message)).toContain('ok 1');
+    await log.wait('handler', 1);
+    await expect.poll(() => log.entries.map(({ message }) => message)).toContain('ok 1');
     // Unhandled rejections are reported once the microtasks of a turn have run.
     await new Promise((resolve) => setImmediate(resolve));
     expect(unhandled).toEqual([]);

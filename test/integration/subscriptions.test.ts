@@ -88,6 +88,21 @@ async function publisher() {
   return { address, client, events: subscribeEvents(client) };
 }
 
+/**
+ * A publisher that keeps emitting, and has seen a first subscriber ('probe') while it did: from
+ * then on it reads subscriptions by polling between sends rather than with a waiting receive.
+ */
+async function emittingPublisher() {
+  const started = await publisher();
+  const emitting = keepEmitting(started.client);
+  closers.push(() => emitting.stop());
+  await emitting.sent(1);
+  const probe = rawSubscriber(started.address, ['probe']);
+  closers.push(() => probe.close());
+  await started.client.waitForSubscribers('probe', { timeout: 10_000 });
+  return { ...started, emitting };
+}
+
 async function expectDelivered(client: ZmqClient, recorder: Recorder, count: number) {
   const emits = Array.from({ length: count }, (_, i) => client.emit('tick', ['after', String(i)]));
   await lastValueFrom(emits.at(-1)!);
@@ -96,16 +111,7 @@ async function expectDelivered(client: ZmqClient, recorder: Recorder, count: num
 
 describe('subscriptions seen by the publisher', () => {
   it('sees a subscriber that joins while the publisher is emitting, and delivers to it', async () => {
-    const { address, client, events } = await publisher();
-    const emitting = keepEmitting(client);
-    closers.push(() => emitting.stop());
-    await emitting.sent(1);
-    // A first subscriber seen while emits go out: the publisher now reads subscriptions by
-    // polling between sends rather than with a waiting receive.
-    const probe = rawSubscriber(address, ['probe']);
-    closers.push(() => probe.close());
-    await client.waitForSubscribers('probe', { timeout: 10_000 });
-
+    const { address, client, events, emitting } = await emittingPublisher();
     const chunksAtJoin = emitting.state.chunks;
     const subscriber = await bus({ subAddresses: address }, [TickController], [Recorder]);
     await client.waitForSubscribers('tick', { timeout: 10_000 });
@@ -124,13 +130,7 @@ describe('subscriptions seen by the publisher', () => {
   });
 
   it('still sees new subscribers once the publisher has gone quiet', async () => {
-    const { address, client, events } = await publisher();
-    const emitting = keepEmitting(client);
-    closers.push(() => emitting.stop());
-    await emitting.sent(1);
-    const probe = rawSubscriber(address, ['probe']);
-    closers.push(() => probe.close());
-    await client.waitForSubscribers('probe', { timeout: 10_000 });
+    const { address, client, events, emitting } = await emittingPublisher();
     await emitting.stop();
     const sent = client.getStats().sent;
 
