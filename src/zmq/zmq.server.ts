@@ -19,6 +19,8 @@ import { asError, followPeers } from './zmq.socket.js';
 const PROTOCOL_ERROR_GRACE_MS = 1000;
 /** Messages handled in a row before timers and I/O get a turn. */
 const RECEIVES_PER_TURN = 512;
+/** libzmq's default ZMQ_SNDHWM, which also caps the subscriptions a SUB sends a new connection. */
+const SUB_SEND_HIGH_WATER_MARK = 1000;
 /** From how many queued messages on, reading until EAGAIN beats checking `readable` before each read. */
 const DEEP_QUEUE = 8;
 
@@ -140,6 +142,14 @@ export class ZmqServer extends Server<ZmqServerEvents, ZmqStatus> implements Cus
       }
     }
     for (const prefix of this.router.subscriptions) socket.subscribe(prefix);
+    if (this.router.subscriptions.length > SUB_SEND_HIGH_WATER_MARK) {
+      this.logger.warn(
+        `${this.router.subscriptions.length} subscription prefixes, but ZeroMQ hands a publisher at most ` +
+          `${SUB_SEND_HIGH_WATER_MARK} of them when it connects (the SUB socket's send high-water mark, ` +
+          'which zeromq.js does not let us raise): topics of the others will not arrive. Cover them ' +
+          'with fewer, wildcard patterns (`*`, `>`).',
+      );
+    }
     this.socket = socket;
     void this.receive(socket);
 

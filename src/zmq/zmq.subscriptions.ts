@@ -5,7 +5,7 @@ import type { XPublisher } from 'zeromq';
  * one read waits before it checks whether sending has started.
  */
 export const SUBSCRIPTION_POLL_MS = 100;
-/** Subscription messages read in one go while sending, at most: the reader never holds the loop long. */
+/** Subscription messages read in one go while sending, at most: the reader never holds the event loop long. */
 const READS_PER_POLL = 1024;
 
 function isTimeout(error: unknown): boolean {
@@ -52,12 +52,14 @@ export class SubscriptionTracker {
   async follow(socket: XPublisher, sends: () => number): Promise<void> {
     socket.receiveTimeout = SUBSCRIPTION_POLL_MS;
     let sending = false;
+    let backlog = false;
     while (!this.stopped && !socket.closed) {
       const before = sends();
       if (sending) {
-        await this.sleep(SUBSCRIPTION_POLL_MS);
+        // A full batch means more are waiting (a peer with many subscriptions): read on at once.
+        await (backlog ? new Promise((resolve) => setImmediate(resolve)) : this.sleep(SUBSCRIPTION_POLL_MS));
         if (this.stopped || socket.closed) return;
-        await this.readAvailable(socket);
+        backlog = await this.readAvailable(socket);
       } else {
         await this.readOne(socket);
       }
@@ -84,15 +86,18 @@ export class SubscriptionTracker {
     }
   }
 
-  private async readAvailable(socket: XPublisher): Promise<void> {
+  /** Reads what is queued, at most `READS_PER_POLL`; true when it stopped at that limit. */
+  private async readAvailable(socket: XPublisher): Promise<boolean> {
     socket.receiveTimeout = 0;
     try {
       for (let read = 0; read < READS_PER_POLL; read++) {
         const [message] = await socket.receive();
         this.apply(message);
       }
+      return true;
     } catch (error) {
       if (!isTimeout(error)) throw error;
+      return false;
     } finally {
       if (!socket.closed) socket.receiveTimeout = SUBSCRIPTION_POLL_MS;
     }

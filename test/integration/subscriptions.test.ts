@@ -1,6 +1,7 @@
 import { Controller } from '@nestjs/common';
 import { EventPattern, Payload } from '@nestjs/microservices';
 import { lastValueFrom, type Observable } from 'rxjs';
+import { XSubscriber } from 'zeromq';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { ZmqClient } from '../../src/zmq/index.js';
 import { closeAfterEach, endpoint, removeIpcDir } from '../support/bus.js';
@@ -127,6 +128,23 @@ describe('subscriptions seen by the publisher', () => {
     const before = recorder.get('before') as number[];
     expect(before.every((n, i) => i === 0 || n === before[i - 1]! + 1)).toBe(true);
     expect(events.seen.filter((event) => event.startsWith('unsubscribe'))).toEqual([]);
+  });
+
+  it('sees every subscription of a peer with more than one poll can read, while emitting', async () => {
+    const { address, client, events, emitting } = await emittingPublisher();
+    // Over 1024, the most one poll reads: the rest must be read on, not lost nor left behind.
+    const prefixes = Array.from({ length: 3000 }, (_, i) => `many.${i}.`);
+    // An XSUB, whose send high-water mark can be raised: a SUB socket hands a new connection
+    // no more subscriptions than its own (1000 by default), and zeromq.js does not expose it.
+    const many = new XSubscriber({ linger: 0, sendHighWaterMark: prefixes.length });
+    closers.push(() => many.close());
+    many.connect(address);
+    for (const prefix of prefixes) await many.send(Buffer.concat([Buffer.from([1]), Buffer.from(prefix)]));
+    for (const prefix of prefixes) await client.waitForSubscribers(prefix, { timeout: 10_000 });
+    expect(emitting.state.finished).toBe(false);
+    await emitting.stop();
+    const seen = new Set(events.seen.filter((event) => event.startsWith('subscribe many.')));
+    expect(seen.size).toBe(prefixes.length);
   });
 
   it('still sees new subscribers once the publisher has gone quiet', async () => {
