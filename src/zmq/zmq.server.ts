@@ -19,8 +19,9 @@ import { asError, followPeers } from './zmq.socket.js';
 const PROTOCOL_ERROR_GRACE_MS = 1000;
 /** Messages handled in a row before timers and I/O get a turn. */
 const RECEIVES_PER_TURN = 512;
-/** libzmq's default ZMQ_SNDHWM, which also caps the subscriptions a SUB sends a new connection. */
-const SUB_SEND_HIGH_WATER_MARK = 1000;
+/** libzmq's ZMQ_SNDHWM option and its default, which also caps the subscriptions a SUB sends a new connection. */
+const ZMQ_SNDHWM = 23;
+const DEFAULT_SEND_HIGH_WATER_MARK = 1000;
 /** From how many queued messages on, reading until EAGAIN beats checking `readable` before each read. */
 const DEEP_QUEUE = 8;
 
@@ -126,6 +127,7 @@ export class ZmqServer extends Server<ZmqServerEvents, ZmqStatus> implements Cus
       linger: 0,
       ipv6: options.ipv6,
     });
+    this.allowSubscriptions(socket, this.router.subscriptions.length);
     secureSubscriber(socket, options.curve);
     this._status$.next(ZmqStatus.DISCONNECTED);
     followPeers(socket, 'connect', this._status$, (event, address) => this.emit(event, address));
@@ -142,14 +144,6 @@ export class ZmqServer extends Server<ZmqServerEvents, ZmqStatus> implements Cus
       }
     }
     for (const prefix of this.router.subscriptions) socket.subscribe(prefix);
-    if (this.router.subscriptions.length > SUB_SEND_HIGH_WATER_MARK) {
-      this.logger.warn(
-        `${this.router.subscriptions.length} subscription prefixes, but ZeroMQ hands a publisher at most ` +
-          `${SUB_SEND_HIGH_WATER_MARK} of them when it connects (the SUB socket's send high-water mark, ` +
-          'which zeromq.js does not let us raise): topics of the others will not arrive. Cover them ' +
-          'with fewer, wildcard patterns (`*`, `>`).',
-      );
-    }
     this.socket = socket;
     void this.receive(socket);
 
@@ -159,6 +153,19 @@ export class ZmqServer extends Server<ZmqServerEvents, ZmqStatus> implements Cus
         (patterns.length
           ? patterns.map((pattern) => `"${pattern}"`).join(', ')
           : 'no pattern (no @EventPattern handler)'),
+    );
+  }
+
+  /**
+   * A SUB socket hands a new connection no more subscriptions than its send high-water mark
+   * (1000 by default) and drops the rest, so a server with more prefixes than that would miss
+   * topics. zeromq.js's Subscriber has no `sendHighWaterMark`; its generic setter does.
+   */
+  private allowSubscriptions(socket: Subscriber, count: number): void {
+    if (count <= DEFAULT_SEND_HIGH_WATER_MARK) return;
+    (socket as unknown as { setInt32Option(option: number, value: number): void }).setInt32Option(
+      ZMQ_SNDHWM,
+      count,
     );
   }
 
