@@ -15,7 +15,7 @@ import { SequenceStamper } from './zmq.sequence.js';
 import { SubscriptionTracker } from './zmq.subscriptions.js';
 import type { ZapLease } from './zmq.zap.js';
 import { REQUEST_RESPONSE_UNSUPPORTED } from './zmq.server.js';
-import { asError, followPeers } from './zmq.socket.js';
+import { asError, followPeers, isEagain } from './zmq.socket.js';
 
 function isFrameList(value: unknown): value is ZmqFrame[] {
   return (
@@ -279,9 +279,7 @@ export class ZmqClient
     // always reports itself writable, so zeromq.js rejects instead of waiting: retry shortly.
     this.queue.start(
       (frames) => socket.send(frames),
-      options.backpressure === 'block'
-        ? (error) => (error as { code?: string }).code === 'EAGAIN' && !socket.closed
-        : undefined,
+      options.backpressure === 'block' ? (error) => isEagain(error) && !socket.closed : undefined,
     );
     this.logger.log(`Publishing on ${socket.lastEndpoint} (backpressure: ${options.backpressure})`);
   }

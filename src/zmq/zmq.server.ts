@@ -13,7 +13,7 @@ import { ThrottledLog } from './zmq.log-throttle.js';
 import type { ZmqDeserializer, ZmqOptions } from './zmq.options.js';
 import { TopicRouter } from './zmq.router.js';
 import { GapDetector, readSequence, type ZmqSequence } from './zmq.sequence.js';
-import { asError, followPeers } from './zmq.socket.js';
+import { asError, followPeers, isEagain } from './zmq.socket.js';
 
 /** How long after a disconnect ZeroMQ has to announce its own reconnect before the server steps in. */
 const PROTOCOL_ERROR_GRACE_MS = 1000;
@@ -227,7 +227,7 @@ export class ZmqServer extends Server<ZmqServerEvents, ZmqStatus> implements Cus
           try {
             frames = await socket.receive();
           } catch (error) {
-            if ((error as { code?: string }).code === 'EAGAIN') break;
+            if (isEagain(error)) break;
             throw error;
           }
           queued++;

@@ -47,3 +47,11 @@ export function followPeers(
 export function asError(value: unknown): Error {
   return value instanceof Error ? value : new Error(String(value));
 }
+
+/**
+ * zeromq.js's "nothing now" error: a read found no message (also how a pending read ends when
+ * its socket closes, or times out), or an XPUB_NODROP send found a subscriber's queue full.
+ */
+export function isEagain(error: unknown): boolean {
+  return (error as { code?: unknown }).code === 'EAGAIN';
+}

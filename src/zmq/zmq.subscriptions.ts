@@ -1,4 +1,5 @@
 import type { XPublisher } from 'zeromq';
+import { isEagain } from './zmq.socket.js';
 
 /**
  * While the publisher is sending, how often subscriptions are read; while it is idle, how long
@@ -7,10 +8,6 @@ import type { XPublisher } from 'zeromq';
 export const SUBSCRIPTION_POLL_MS = 100;
 /** Subscription messages read in one go while sending, at most: the reader never holds the event loop long. */
 const READS_PER_POLL = 1024;
-
-function isTimeout(error: unknown): boolean {
-  return (error as { code?: string }).code === 'EAGAIN';
-}
 
 /**
  * What the subscribers of one XPUB socket have subscribed to, read from the subscription
@@ -82,7 +79,7 @@ export class SubscriptionTracker {
       const [message] = await socket.receive();
       this.apply(message);
     } catch (error) {
-      if (!isTimeout(error)) throw error;
+      if (!isEagain(error)) throw error;
     }
   }
 
@@ -96,7 +93,7 @@ export class SubscriptionTracker {
       }
       return true;
     } catch (error) {
-      if (!isTimeout(error)) throw error;
+      if (!isEagain(error)) throw error;
       return false;
     } finally {
       if (!socket.closed) socket.receiveTimeout = SUBSCRIPTION_POLL_MS;

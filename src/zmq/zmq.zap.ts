@@ -1,5 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { type Context, Router } from 'zeromq';
+import { isEagain } from './zmq.socket.js';
 
 /** Where libzmq sends a ZAP request (RFC 27) for every CURVE handshake in a context. */
 export const ZAP_ENDPOINT = 'inproc://zeromq.zap.01';
@@ -91,7 +92,7 @@ async function serve(router: Router, handler: Handler): Promise<void> {
       try {
         request = await router.receive();
       } catch (error) {
-        if ((error as { code?: unknown }).code === 'EAGAIN') continue;
+        if (isEagain(error)) continue;
         throw error;
       }
       const reply = decide(request, handler.policies);
